@@ -24,3 +24,15 @@ function(nicswitch_library name)
     nicswitch_warnings(${name}_fuzz)
   endif()
 endfunction()
+
+# Adds every immediate subdirectory of the current source dir that has a CMakeLists.txt, so that
+# independent components register themselves without editing a shared list.
+function(nicswitch_add_subdirectories)
+  file(GLOB children LIST_DIRECTORIES true ${CMAKE_CURRENT_SOURCE_DIR}/*)
+  list(SORT children)
+  foreach(child ${children})
+    if(IS_DIRECTORY ${child} AND EXISTS ${child}/CMakeLists.txt)
+      add_subdirectory(${child})
+    endif()
+  endforeach()
+endfunction()
