@@ -20,7 +20,8 @@ std::atomic<bool> eal_ready{false};
 
 absl::Status InitEal(const std::string& program_name, const std::vector<std::string>& args) {
   if (eal_called.exchange(true)) {
-    return absl::FailedPreconditionError("EAL initialisation was already attempted in this process");
+    return absl::FailedPreconditionError(
+        "EAL initialisation was already attempted in this process");
   }
   // EAL may keep pointers into argv: give it storage that outlives this call.
   static std::deque<std::string>* storage = new std::deque<std::string>();
@@ -37,8 +38,8 @@ absl::Status InitEal(const std::string& program_name, const std::vector<std::str
   if (rc < 0) {
     const int err = rte_errno;
     return absl::InternalError(absl::StrCat("EAL initialisation failed: ", rte_strerror(err),
-                                            " (rte_errno ", err, "); EAL arguments: ",
-                                            absl::StrJoin(args, " ")));
+                                            " (rte_errno ", err,
+                                            "); EAL arguments: ", absl::StrJoin(args, " ")));
   }
   eal_ready = true;
   return absl::OkStatus();

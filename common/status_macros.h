@@ -10,11 +10,11 @@
 #define NICSWITCH_CONCAT(a, b) NICSWITCH_CONCAT_INNER(a, b)
 
 // Evaluates `expr` (an absl::Status) and returns it from the enclosing function if not OK.
-#define RETURN_IF_ERROR(expr)                                      \
-  do {                                                             \
+#define RETURN_IF_ERROR(expr)                                               \
+  do {                                                                      \
     if (::absl::Status nicswitch_status = (expr); !nicswitch_status.ok()) { \
-      return nicswitch_status;                                     \
-    }                                                              \
+      return nicswitch_status;                                              \
+    }                                                                       \
   } while (0)
 
 // ASSIGN_OR_RETURN(lhs, expr): evaluates `expr` (an absl::StatusOr<T>); on error returns its

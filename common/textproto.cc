@@ -92,7 +92,8 @@ std::string TextProtoFile::Where(absl::string_view field_path) const {
 
 absl::Status TextProtoFile::FieldError(absl::string_view field_path,
                                        absl::string_view problem) const {
-  return absl::InvalidArgumentError(absl::StrCat(Where(field_path), ": ", field_path, ": ", problem));
+  return absl::InvalidArgumentError(
+      absl::StrCat(Where(field_path), ": ", field_path, ": ", problem));
 }
 
 }  // namespace nicswitch

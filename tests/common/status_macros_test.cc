@@ -24,7 +24,7 @@ absl::Status Check(bool ok, int* steps) {
 
 absl::StatusOr<int> Twice(bool ok, int value) {
   ASSIGN_OR_RETURN(std::unique_ptr<int> p, MakeInt(ok, value));  // move-only type
-  ASSIGN_OR_RETURN(auto q, MakeInt(ok, value));                   // twice on adjacent lines
+  ASSIGN_OR_RETURN(auto q, MakeInt(ok, value));                  // twice on adjacent lines
   return *p + *q;
 }
 

@@ -3,8 +3,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "google/rpc/error_details.pb.h"
 #include "gmock/gmock.h"
+#include "google/rpc/error_details.pb.h"
 #include "gtest/gtest.h"
 #include "nicswitch/v1/common.pb.h"
 #include "tests/support/test_env.h"
@@ -35,14 +35,13 @@ TEST(TextProtoFileTest, LoadsAFileAndLocatesNestedRepeatedFields) {
   const absl::Status error =
       (*file)->FieldError("field_violations[1].field", "\"b\" is not a field name");
   EXPECT_EQ(error.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(error.message(),
-            path + ":4:3: field_violations[1].field: \"b\" is not a field name");
+  EXPECT_EQ(error.message(), path + ":4:3: field_violations[1].field: \"b\" is not a field name");
 }
 
 TEST(TextProtoFileTest, SyntaxErrorNamesFileLineAndField) {
   nicswitch::v1::LoggingConfig message;
-  auto file = TextProtoFile::Parse("agent.textproto", "\n\nlevel: \"info\"\nlevle: \"debug\"\n",
-                                   &message);
+  auto file =
+      TextProtoFile::Parse("agent.textproto", "\n\nlevel: \"info\"\nlevle: \"debug\"\n", &message);
   ASSERT_FALSE(file.ok());
   EXPECT_EQ(file.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(file.status().message()), HasSubstr("agent.textproto:4:"));

@@ -12,11 +12,16 @@ std::string UniqueFilePrefix(const std::string& stem) { return absl::StrCat(stem
 
 std::vector<std::string> TestEalArgs(const std::string& stem, const std::vector<std::string>& extra,
                                      int memory_mb, const std::string& lcores) {
-  std::vector<std::string> args = {"-l",         lcores,
-                                   "--no-pci",   "--no-huge",
-                                   "-m",         std::to_string(memory_mb),
-                                   "--file-prefix", UniqueFilePrefix(stem),
-                                   "--no-telemetry", "--log-level=lib.eal:warning"};
+  std::vector<std::string> args = {"-l",
+                                   lcores,
+                                   "--no-pci",
+                                   "--no-huge",
+                                   "-m",
+                                   std::to_string(memory_mb),
+                                   "--file-prefix",
+                                   UniqueFilePrefix(stem),
+                                   "--no-telemetry",
+                                   "--log-level=lib.eal:warning"};
   args.insert(args.end(), extra.begin(), extra.end());
   return args;
 }
