@@ -229,4 +229,32 @@ uint16_t VxlanSourcePort(const HeaderLayer& inner) {
   return static_cast<uint16_t>(49152 + (hash ^ (hash >> 16)) % 16384);
 }
 
+std::vector<uint8_t> BuildArpReply(const ArpHeader& request,
+                                   const flowrules::MacAddress& answer_mac) {
+  std::vector<uint8_t> frame(kEthHeaderLength + kArpLength);
+  uint8_t* p = frame.data();
+  auto put16 = [](uint8_t* at, uint16_t v) {
+    at[0] = static_cast<uint8_t>(v >> 8);
+    at[1] = static_cast<uint8_t>(v);
+  };
+  auto put32 = [&put16](uint8_t* at, uint32_t v) {
+    put16(at, static_cast<uint16_t>(v >> 16));
+    put16(at + 2, static_cast<uint16_t>(v));
+  };
+  std::memcpy(p, request.sender_mac.bytes.data(), 6);
+  std::memcpy(p + 6, answer_mac.bytes.data(), 6);
+  put16(p + 12, kEtherTypeArp);
+  uint8_t* a = p + kEthHeaderLength;
+  put16(a, 1);
+  put16(a + 2, kEtherTypeIpv4);
+  a[4] = 6;
+  a[5] = 4;
+  put16(a + 6, 2);  // reply
+  std::memcpy(a + 8, answer_mac.bytes.data(), 6);
+  put32(a + 14, request.target_ip.value);
+  std::memcpy(a + 18, request.sender_mac.bytes.data(), 6);
+  put32(a + 24, request.sender_ip.value);
+  return frame;
+}
+
 }  // namespace nicswitch::slowpath

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "flowrules/rule.h"
@@ -75,5 +76,10 @@ absl::StatusOr<ParsedPacket> ParsePacket(const uint8_t* data, size_t length,
 // The inner 5-tuple hashed into a VXLAN UDP source port in [49152, 65535] (RFC 7348 §5: the
 // source port carries entropy for the underlay's ECMP). Stable across runs and processes.
 uint16_t VxlanSourcePort(const HeaderLayer& inner);
+
+// The 42-byte Ethernet + ARP reply the agent sends back to a guest that asked for
+// `request.target_ip`: "target_ip is at `answer_mac`", addressed to the requester.
+std::vector<uint8_t> BuildArpReply(const ArpHeader& request,
+                                   const flowrules::MacAddress& answer_mac);
 
 }  // namespace nicswitch::slowpath

@@ -75,6 +75,22 @@ TEST(ParsePacketTest, Arp) {
   EXPECT_EQ(p->outer.arp->target_ip.ToString(), "10.0.0.254");
 }
 
+TEST(BuildArpReplyTest, AnswersTheRequesterWithTheGivenMac) {
+  const auto request = FrameBuilder()
+                           .Eth("ff:ff:ff:ff:ff:ff", kVmMac, kEtherTypeArp)
+                           .Arp(1, kVmMac, "10.0.0.1", "00:00:00:00:00:00", "10.0.0.254")
+                           .Finish();
+  auto parsed = ParsePacket(request.data(), request.size());
+  ASSERT_TRUE(parsed.ok());
+  const auto gw = *flowrules::MacAddress::Parse(kGwMac);
+  const auto reply = BuildArpReply(*parsed->outer.arp, gw);
+  const auto expected = FrameBuilder()
+                            .Eth(kVmMac, kGwMac, kEtherTypeArp)
+                            .Arp(2, kGwMac, "10.0.0.254", kVmMac, "10.0.0.1")
+                            .Finish();
+  EXPECT_EQ(reply, expected);
+}
+
 TEST(ParsePacketTest, VxlanInnerLayer) {
   const auto frame = FrameBuilder()
                          .Eth("02:aa:00:00:00:01", "02:bb:00:00:00:01", kEtherTypeIpv4)
