@@ -23,6 +23,35 @@
 
 namespace nicswitch::flowrules {
 
+// Debian's abseil (20220623, built without ABSL_OPTION_USE_STD_OPTIONAL/VARIANT) cannot hash
+// std::optional or std::variant; these wrappers make the AbslHashValue overloads below work.
+template <typename T>
+struct HashableOptional {
+  const std::optional<T>& value;
+  template <typename H>
+  friend H AbslHashValue(H h, const HashableOptional& o) {
+    if (!o.value.has_value()) return H::combine(std::move(h), false);
+    return H::combine(std::move(h), true, *o.value);
+  }
+};
+template <typename T>
+HashableOptional<T> HashOpt(const std::optional<T>& value) {
+  return HashableOptional<T>{value};
+}
+template <typename... T>
+struct HashableVariant {
+  const std::variant<T...>& value;
+  template <typename H>
+  friend H AbslHashValue(H h, const HashableVariant& v) {
+    h = H::combine(std::move(h), v.value.index());
+    return std::visit([&h](const auto& alt) { return H::combine(std::move(h), alt); }, v.value);
+  }
+};
+template <typename... T>
+HashableVariant<T...> HashVariant(const std::variant<T...>& value) {
+  return HashableVariant<T...>{value};
+}
+
 struct MacAddress {
   std::array<uint8_t, 6> bytes{};
 
@@ -103,9 +132,11 @@ struct HeaderMatch {
   friend bool operator==(const HeaderMatch&, const HeaderMatch&) = default;
   template <typename H>
   friend H AbslHashValue(H h, const HeaderMatch& m) {
-    return H::combine(std::move(h), m.eth_src, m.eth_dst, m.ether_type, m.vlan_id, m.ipv4_src,
-                      m.ipv4_dst, m.ipv6_src, m.ipv6_dst, m.ip_protocol, m.l4_src_port,
-                      m.l4_dst_port, m.icmp_type, m.icmp_code);
+    return H::combine(std::move(h), HashOpt(m.eth_src), HashOpt(m.eth_dst), HashOpt(m.ether_type),
+                      HashOpt(m.vlan_id), HashOpt(m.ipv4_src), HashOpt(m.ipv4_dst),
+                      HashOpt(m.ipv6_src), HashOpt(m.ipv6_dst), HashOpt(m.ip_protocol),
+                      HashOpt(m.l4_src_port), HashOpt(m.l4_dst_port), HashOpt(m.icmp_type),
+                      HashOpt(m.icmp_code));
   }
 };
 
@@ -115,7 +146,7 @@ struct VxlanMatch {
   friend bool operator==(const VxlanMatch&, const VxlanMatch&) = default;
   template <typename H>
   friend H AbslHashValue(H h, const VxlanMatch& v) {
-    return H::combine(std::move(h), v.vni);
+    return H::combine(std::move(h), HashOpt(v.vni));
   }
 };
 
@@ -144,7 +175,8 @@ struct Match {
   friend bool operator==(const Match&, const Match&) = default;
   template <typename H>
   friend H AbslHashValue(H h, const Match& m) {
-    return H::combine(std::move(h), m.represented_port, m.outer, m.vxlan, m.inner, m.mark, m.tag);
+    return H::combine(std::move(h), HashOpt(m.represented_port), m.outer, HashOpt(m.vxlan), m.inner,
+                      HashOpt(m.mark), HashOpt(m.tag));
   }
 };
 
@@ -281,7 +313,8 @@ H AbslHashValue(H h, const MeterAction& a) {
 }
 template <typename H>
 H AbslHashValue(H h, const VxlanEncapAction& a) {
-  return H::combine(std::move(h), a.eth_src, a.eth_dst, a.ip, a.ttl, a.udp_src, a.udp_dst, a.vni);
+  return H::combine(std::move(h), a.eth_src, a.eth_dst, HashVariant(a.ip), a.ttl, a.udp_src,
+                    a.udp_dst, a.vni);
 }
 template <typename H>
 H AbslHashValue(H h, const VxlanDecapAction&) {
@@ -322,7 +355,9 @@ H AbslHashValue(H h, const QueueAction& a) {
 
 template <typename H>
 H AbslHashValue(H h, const Rule& r) {
-  return H::combine(std::move(h), r.group, r.priority, r.direction, r.match, r.actions);
+  h = H::combine(std::move(h), r.group, r.priority, r.direction, r.match, r.actions.size());
+  for (const Action& action : r.actions) h = H::combine(std::move(h), HashVariant(action));
+  return h;
 }
 
 }  // namespace nicswitch::flowrules
