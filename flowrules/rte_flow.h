@@ -29,7 +29,8 @@ namespace nicswitch::flowrules {
 class CompiledRule {
  public:
   // Validates (flowrules::Validate) and compiles. INVALID_ARGUMENT as Validate reports it.
-  static absl::StatusOr<CompiledRule> Compile(const Rule& rule, const ValidationLimits& limits = {});
+  static absl::StatusOr<CompiledRule> Compile(const Rule& rule,
+                                              const ValidationLimits& limits = {});
 
   CompiledRule(CompiledRule&&) noexcept;
   CompiledRule& operator=(CompiledRule&&) noexcept;
