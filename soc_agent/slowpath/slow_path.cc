@@ -186,7 +186,7 @@ void SlowPath::Handle(uint16_t in_port, rte_mbuf* m) {
       replica_.underlay() != nullptr ? replica_.underlay()->vxlan_port : 4789;
   absl::StatusOr<ParsedPacket> packet = ParsePacket(data, rte_pktmbuf_data_len(m), vxlan_port);
   if (!packet.ok()) {
-    SPDLOG_DEBUG("slow path: port {}: {}", in_port, packet.status().message());
+    SPDLOG_DEBUG("slow path: port {}: {}", in_port, std::string(packet.status().message()));
     Drop(DropReason::kMalformed, m);
     return;
   }
@@ -253,7 +253,7 @@ bool SlowPath::Forward(const std::vector<flowrules::Action>& actions, rte_mbuf* 
       replica_.underlay() != nullptr ? replica_.underlay()->vxlan_port : 4789;
   absl::StatusOr<SoftFate> fate = ApplyActions(actions, frame, vxlan_port);
   if (!fate.ok()) {
-    SPDLOG_DEBUG("slow path: software actions failed: {}", fate.status().message());
+    SPDLOG_DEBUG("slow path: software actions failed: {}", std::string(fate.status().message()));
     Bump(counters_.action_failed);
     rte_pktmbuf_free(m);
     return false;
