@@ -13,7 +13,8 @@ uint16_t Get16(const uint8_t* p) {
   return v;
 }
 
-// Writes `len` bytes of `src` at `offset` into the chain's segments.
+}  // namespace
+
 void WriteChain(const DescriptorChain& chain, uint32_t offset, const uint8_t* src, uint32_t len,
                 DirtyLog* log) {
   for (int i = 0; i < chain.num_segments && len > 0; ++i) {
@@ -32,6 +33,8 @@ void WriteChain(const DescriptorChain& chain, uint32_t offset, const uint8_t* sr
     offset = 0;
   }
 }
+
+namespace {
 
 // Reads `len` bytes at `offset` of the chain into `dst` (the chain holds at least that much).
 void ReadChain(const DescriptorChain& chain, uint32_t offset, uint8_t* dst, uint32_t len) {

@@ -6,6 +6,17 @@
 
 namespace nicswitch::relay {
 
+// Feature bits (virtio 1.1 and vhost-user) the relay negotiates.
+inline constexpr int kFeatureCsum = 0;               // VIRTIO_NET_F_CSUM
+inline constexpr int kFeatureGuestCsum = 1;          // VIRTIO_NET_F_GUEST_CSUM
+inline constexpr int kFeatureMrgRxbuf = 15;          // VIRTIO_NET_F_MRG_RXBUF
+inline constexpr int kFeatureCtrlVq = 17;            // VIRTIO_NET_F_CTRL_VQ
+inline constexpr int kFeatureMq = 22;                // VIRTIO_NET_F_MQ
+inline constexpr int kFeatureIndirectDesc = 28;      // VIRTIO_RING_F_INDIRECT_DESC
+inline constexpr int kFeatureLogAll = 26;            // VHOST_F_LOG_ALL
+inline constexpr int kFeatureProtocolFeatures = 30;  // VHOST_USER_F_PROTOCOL_FEATURES
+inline constexpr int kFeatureVersion1 = 32;          // VIRTIO_F_VERSION_1
+
 // virtio-net header (virtio 1.1, 5.1.6). With VERSION_1 or MRG_RXBUF it is 12 bytes.
 struct VirtioNetHeader {
   uint8_t flags = 0;
@@ -25,6 +36,11 @@ inline constexpr uint32_t kEthernetHeaderLen = 14;
 // Serialises `hdr` (little-endian, `hdr_len` bytes: 10 or 12) into `out`.
 void EncodeVirtioNetHeader(const VirtioNetHeader& hdr, uint32_t hdr_len, uint8_t* out);
 VirtioNetHeader DecodeVirtioNetHeader(const uint8_t* in, uint32_t hdr_len);
+
+// Writes `len` bytes of `src` at byte `offset` of the chain (truncated at the chain's end),
+// reporting the writes to `log` when not null.
+void WriteChain(const DescriptorChain& chain, uint32_t offset, const uint8_t* src, uint32_t len,
+                DirtyLog* log);
 
 // A piece of a packet in relay memory (an mbuf segment).
 struct PacketFragment {

@@ -1,0 +1,276 @@
+#include "soc_agent/agent/agent.h"
+
+#include <rte_cycles.h>
+#include <rte_telemetry.h>
+
+#include <chrono>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "soc_agent/agent/flow_table_adapter.h"
+#include "soc_agent/device/softasic.h"
+#include "spdlog/spdlog.h"
+
+namespace nicswitch::agent {
+namespace {
+
+constexpr char kDefaultGatewayMac[] = "02:00:00:00:00:01";
+constexpr char kDefaultStorePath[] = "/var/lib/nicswitch/policy.db";
+constexpr char kDefaultUnixSocket[] = "/run/nicswitch/agent.sock";
+
+// The agent whose stats the telemetry command reports (one agent per process).
+std::atomic<Agent*> telemetry_agent{nullptr};
+
+int TelemetrySlowPath(const char*, const char*, rte_tel_data* data) {
+  Agent* agent = telemetry_agent.load();
+  if (agent == nullptr) {
+    return -1;
+  }
+  const slowpath::SlowPathStats s = agent->slow_path_stats();
+  const flows::FlowManagerStats f = agent->flows().stats();
+  rte_tel_data_start_dict(data);
+  rte_tel_data_add_dict_u64(data, "exceptions", s.exceptions);
+  rte_tel_data_add_dict_u64(data, "flow_setups", s.flow_setups);
+  rte_tel_data_add_dict_u64(data, "first_packets", s.first_packets);
+  rte_tel_data_add_dict_u64(data, "software_packets", s.software_packets);
+  rte_tel_data_add_dict_u64(data, "arp_replies", s.arp_replies);
+  rte_tel_data_add_dict_u64(data, "rate_limited", s.rate_limited);
+  rte_tel_data_add_dict_u64(data, "drops", s.total_drops());
+  for (int i = 0; i < slowpath::kDropReasonCount; ++i) {
+    rte_tel_data_add_dict_u64(
+        data,
+        absl::StrCat("drop_", slowpath::DropReasonName(static_cast<slowpath::DropReason>(i)))
+            .c_str(),
+        s.drops[i]);
+  }
+  rte_tel_data_add_dict_u64(data, "flows", f.flows);
+  rte_tel_data_add_dict_u64(data, "software_flows", f.software_flows);
+  rte_tel_data_add_dict_u64(data, "applied_revision", agent->flows().applied_revision());
+  return 0;
+}
+
+}  // namespace
+
+absl::Status ValidateAgentConfig(v1::AgentConfig& config, const TextProtoFile& file) {
+  if (config.datapath() == v1::AgentConfig::DATAPATH_UNSPECIFIED) {
+    config.set_datapath(v1::AgentConfig::SOFT);
+  }
+  if (config.datapath() == v1::AgentConfig::SOFT) {
+    if (config.softasic().uplink().empty()) {
+      return file.FieldError("softasic.uplink", "the soft datapath needs the uplink's devargs");
+    }
+    if (config.softasic().vfs().empty()) {
+      return file.FieldError("softasic.vfs", "the soft datapath needs at least one VF port");
+    }
+  } else {
+    return file.FieldError("datapath",
+                           "RTE_FLOW is not available in this build of nicswitch-agent; use SOFT");
+  }
+  if (config.slow_path().gateway_mac().empty()) {
+    config.mutable_slow_path()->set_gateway_mac(kDefaultGatewayMac);
+  }
+  absl::StatusOr<flowrules::MacAddress> gw =
+      flowrules::MacAddress::Parse(config.slow_path().gateway_mac());
+  if (!gw.ok()) {
+    return file.FieldError("slow_path.gateway_mac", gw.status().message());
+  }
+  if ((gw->bytes[0] & 1) != 0) {
+    return file.FieldError("slow_path.gateway_mac",
+                           absl::StrCat("\"", gw->ToString(), "\" is a multicast address"));
+  }
+  if (config.slow_path().exceptions_per_second() == 0) {
+    config.mutable_slow_path()->set_exceptions_per_second(20000);
+  }
+  if (config.slow_path().exception_burst() == 0) {
+    config.mutable_slow_path()->set_exception_burst(512);
+  }
+  if (config.slow_path().flow_age_seconds() == 0) {
+    config.mutable_slow_path()->set_flow_age_seconds(30);
+  }
+  if (config.store_path().empty()) {
+    config.set_store_path(kDefaultStorePath);
+  }
+  if (config.api().unix_socket().empty() && config.api().tcp_address().empty()) {
+    config.mutable_api()->set_unix_socket(kDefaultUnixSocket);
+  }
+  if (!config.api().tcp_address().empty() &&
+      (config.api().tls().cert_file().empty() || config.api().tls().key_file().empty())) {
+    return file.FieldError("api.tls", "TCP needs tls.cert_file and tls.key_file");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const v1::AgentConfig& config) {
+  std::unique_ptr<Agent> agent(new Agent());
+  agent->config_ = config;
+
+  // The device.
+  device::SoftAsicConfig soft;
+  soft.name = "nsw";
+  soft.uplink.devargs = config.softasic().uplink();
+  for (const std::string& vf : config.softasic().vfs()) {
+    soft.vfs.push_back(device::SoftAsicPortConfig{vf, -1});
+  }
+  soft.datapath_lcores.assign(config.softasic().datapath_lcores().begin(),
+                              config.softasic().datapath_lcores().end());
+  if (config.softasic().max_rules() != 0) {
+    soft.max_rules = config.softasic().max_rules();
+  }
+  ASSIGN_OR_RETURN(agent->softasic_, device::SoftAsic::Create(soft));
+  agent->device_ = std::make_unique<device::SoftAsicFlowDevice>(*agent->softasic_);
+  ASSIGN_OR_RETURN(const std::vector<device::PortInfo> ports, agent->device_->ListPorts());
+  slowpath::SwitchPorts switch_ports;
+  for (const device::PortInfo& port : ports) {
+    if (port.role == device::PortRole::kUplink) {
+      switch_ports.uplink = port.representor_port_id;
+    } else {
+      switch_ports.vf.push_back(port.representor_port_id);
+    }
+    SPDLOG_INFO(
+        "port {} ({}): ethdev {}, representor {} ({})",
+        port.role == device::PortRole::kUplink ? "uplink" : absl::StrCat("vf", port.vf_index),
+        port.name, port.port_id, port.representor_port_id, port.representor_name);
+  }
+
+  // Flows and the slow path.
+  flows::FlowManager::Options flow_options;
+  flow_options.age_seconds = config.slow_path().flow_age_seconds();
+  agent->flows_ = std::make_unique<flows::FlowManager>(*agent->device_, flow_options);
+  slowpath::SlowPathOptions slow;
+  slow.decision.gateway_mac = *flowrules::MacAddress::Parse(config.slow_path().gateway_mac());
+  slow.exceptions_per_second_per_vnic = config.slow_path().exceptions_per_second();
+  slow.exception_burst = config.slow_path().exception_burst();
+  agent->slow_path_ =
+      std::make_unique<slowpath::SlowPath>(*agent->device_, *agent->flows_, switch_ports, slow);
+  agent->flow_table_ = std::make_unique<FlowTableAdapter>(*agent->flows_);
+
+  // The policy API; the slow path's replica starts from the restored policy.
+  api::PolicyServerOptions api_options;
+  api_options.engine.store_path = config.store_path();
+  api_options.engine.limits.max_vfs = static_cast<uint32_t>(switch_ports.vf.size());
+  api_options.unix_socket = config.api().unix_socket();
+  api_options.tcp_address = config.api().tcp_address();
+  api_options.tls_cert_file = config.api().tls().cert_file();
+  api_options.tls_key_file = config.api().tls().key_file();
+  api_options.tls_client_ca_file = config.api().tls().client_ca_file();
+  ASSIGN_OR_RETURN(agent->server_, api::PolicyServer::Start(api_options));
+  agent->server_->AttachFlowTable(agent->flow_table_.get());
+
+  std::vector<v1::Entity> snapshot;
+  uint64_t revision = 0;
+  slowpath::SlowPath* slow_path = agent->slow_path_.get();
+  agent->subscription_ = agent->server_->engine().Subscribe(
+      [slow_path](const policy::PolicyBatch& batch) { slow_path->EnqueueBatch(batch); }, &snapshot,
+      &revision);
+  const bool has_underlay = std::any_of(snapshot.begin(), snapshot.end(),
+                                        [](const v1::Entity& e) { return e.has_underlay(); });
+  SPDLOG_INFO("policy restored from {}: revision {}, {} entities", config.store_path(), revision,
+              snapshot.size());
+  slow_path->EnqueueBatch(slowpath::SnapshotBatch(std::move(snapshot), revision));
+  slow_path->ApplyPendingBatches();
+
+  if (!has_underlay && config.has_underlay()) {
+    v1::WriteRequest request;
+    v1::Update* update = request.add_updates();
+    update->set_type(v1::Update::INSERT);
+    *update->mutable_entity()->mutable_underlay() = config.underlay();
+    const api::PolicyEngine::WriteResult result = agent->server_->engine().Write(request);
+    if (result.status.code() != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("underlay from the config: ", result.status.message()));
+    }
+    SPDLOG_INFO("underlay from the config written at revision {}", result.revision);
+  }
+
+  RETURN_IF_ERROR(agent->softasic_->Start());
+  telemetry_agent.store(agent.get());
+  rte_telemetry_register_cmd("/nicswitch/slowpath", TelemetrySlowPath,
+                             "Slow-path and flow counters of nicswitch-agent. No parameters");
+  SPDLOG_INFO(
+      "nicswitch-agent running: {} VFs, API on {}", switch_ports.vf.size(),
+      config.api().unix_socket().empty() ? config.api().tcp_address() : config.api().unix_socket());
+  return agent;
+}
+
+Agent::~Agent() { Shutdown(); }
+
+void Agent::Run(const std::atomic<bool>& stop) {
+  using Clock = std::chrono::steady_clock;
+  auto next_housekeeping = Clock::now() + std::chrono::seconds(1);
+  auto next_log = Clock::now() + std::chrono::seconds(10);
+  int idle_rounds = 0;
+  while (!stop.load(std::memory_order_relaxed)) {
+    const size_t handled = slow_path_->PollOnce();
+    if (handled == 0) {
+      // Back off while idle so the agent does not burn a core shared with datapaths:
+      // 0 -> 1 ms in steps, reset by the first packet.
+      ++idle_rounds;
+      if (idle_rounds > 16) {
+        std::this_thread::sleep_for(std::chrono::microseconds(std::min(1000, idle_rounds * 20)));
+      }
+    } else {
+      idle_rounds = 0;
+    }
+    const auto now = Clock::now();
+    if (now >= next_housekeeping) {
+      Housekeeping();
+      next_housekeeping = now + std::chrono::seconds(1);
+    }
+    if (now >= next_log) {
+      LogStatus();
+      next_log = now + std::chrono::seconds(10);
+    }
+  }
+}
+
+void Agent::Housekeeping() {
+  if (absl::Status status = flows_->PollCounters(); !status.ok()) {
+    SPDLOG_WARN("counter poll: {}", status.ToString());
+  }
+  if (absl::StatusOr<size_t> aged = flows_->PollAging(); !aged.ok()) {
+    SPDLOG_WARN("aging poll: {}", aged.status().ToString());
+  } else if (*aged > 0) {
+    SPDLOG_DEBUG("{} idle flow directions aged out", *aged);
+  }
+}
+
+void Agent::LogStatus() {
+  const slowpath::SlowPathStats s = slow_path_->stats();
+  const flows::FlowManagerStats f = flows_->stats();
+  SPDLOG_INFO(
+      "revision {} applied; flows {} ({} in software); exceptions {}, setups {}, arp {}, "
+      "software-forwarded {}, drops {}, rate-limited {}",
+      flows_->applied_revision(), f.flows, f.software_flows, s.exceptions, s.flow_setups,
+      s.arp_replies, s.software_packets, s.total_drops(), s.rate_limited);
+}
+
+void Agent::Shutdown() {
+  if (shut_down_) {
+    return;
+  }
+  shut_down_ = true;
+  telemetry_agent.store(nullptr);
+  if (server_ != nullptr) {
+    if (subscription_ != 0) {
+      server_->engine().Unsubscribe(subscription_);
+    }
+    server_->AttachFlowTable(nullptr);
+    server_->Shutdown();
+  }
+  if (flows_ != nullptr) {
+    const size_t removed = flows_->Flush("");
+    SPDLOG_INFO("removed {} installed flow directions", removed);
+  }
+  if (softasic_ != nullptr) {
+    softasic_->Stop();
+  }
+  server_.reset();  // closes the store
+  slow_path_.reset();
+  flow_table_.reset();
+  flows_.reset();
+  device_.reset();
+  softasic_.reset();
+}
+
+}  // namespace nicswitch::agent

@@ -1,0 +1,65 @@
+#pragma once
+
+// nicswitch-agent as an object: the device (softasic or rte_flow), the flow manager, the slow
+// path, and the policy API server (store + gRPC), wired together:
+//   policy commit --(Subscribe)--> SlowPath::EnqueueBatch --> replica + exact invalidation
+//   representors --> SlowPath::PollOnce --> FlowManager::Install --> FlowDevice::CreateRule
+//   housekeeping (1 s) --> FlowManager::PollCounters / PollAging
+// EAL must be initialised before Create.
+
+#include <atomic>
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "common/textproto.h"
+#include "nicswitch/v1/agent_config.pb.h"
+#include "soc_agent/api/policy_server.h"
+#include "soc_agent/device/flow_device.h"
+#include "soc_agent/flows/flow_manager.h"
+#include "soc_agent/slowpath/slow_path.h"
+
+namespace nicswitch::device {
+class SoftAsic;
+}
+
+namespace nicswitch::agent {
+
+class FlowTableAdapter;
+
+// Checks `config` and fills in defaults. INVALID_ARGUMENT "<file>:<line>:<col>: <field>: ..."
+// for the first problem.
+absl::Status ValidateAgentConfig(v1::AgentConfig& config, const TextProtoFile& file);
+
+class Agent {
+ public:
+  static absl::StatusOr<std::unique_ptr<Agent>> Create(const v1::AgentConfig& config);
+  ~Agent();  // Shutdown()
+
+  // Runs the slow path and housekeeping on the calling thread until `stop` is true.
+  void Run(const std::atomic<bool>& stop);
+
+  // Stops the API, removes every installed rule, stops the datapath, closes the store.
+  // Idempotent.
+  void Shutdown();
+
+  slowpath::SlowPathStats slow_path_stats() const { return slow_path_->stats(); }
+  flows::FlowManager& flows() { return *flows_; }
+  api::PolicyServer& api() { return *server_; }
+
+ private:
+  Agent() = default;
+  void Housekeeping();
+  void LogStatus();
+
+  v1::AgentConfig config_;
+  std::unique_ptr<device::SoftAsic> softasic_;
+  std::unique_ptr<device::FlowDevice> device_;
+  std::unique_ptr<flows::FlowManager> flows_;
+  std::unique_ptr<slowpath::SlowPath> slow_path_;
+  std::unique_ptr<FlowTableAdapter> flow_table_;
+  std::unique_ptr<api::PolicyServer> server_;
+  int subscription_ = 0;
+  bool shut_down_ = false;
+};
+
+}  // namespace nicswitch::agent

@@ -1,0 +1,26 @@
+#pragma once
+
+// The policy API's view of the agent's flows (api::FlowTableView) over the FlowManager.
+
+#include "soc_agent/api/flow_table_view.h"
+#include "soc_agent/flows/flow_manager.h"
+
+namespace nicswitch::agent {
+
+class FlowTableAdapter : public api::FlowTableView {
+ public:
+  explicit FlowTableAdapter(flows::FlowManager& flows) : flows_(flows) {}
+
+  std::vector<api::FlowRecord> ListFlows(absl::string_view vnic, uint64_t after_id,
+                                         size_t limit) override;
+  absl::StatusOr<uint64_t> FlushFlows(absl::string_view vnic) override;
+  Stats GetStats() override;
+
+  // The record the API shows for one installed direction.
+  static api::FlowRecord ToRecord(const flows::FlowInfo& flow);
+
+ private:
+  flows::FlowManager& flows_;
+};
+
+}  // namespace nicswitch::agent

@@ -1,0 +1,592 @@
+// softasic integration tests: real ethdevs (net_ring ports made by the test, net_pcap, the
+// softasic's own rte_eth_from_rings representors), rules given as rte_flow arrays.
+
+#include "soc_agent/device/softasic.h"
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/eal.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/soc_agent/device/flow_builder.h"
+#include "tests/soc_agent/device/packet_util.h"
+#include "tests/support/test_env.h"
+
+namespace nicswitch::device {
+namespace {
+
+using ::nicswitch::device::testing::BuildUdp4;
+using ::nicswitch::device::testing::BuildVxlan4;
+using ::nicswitch::device::testing::Bytes;
+using ::nicswitch::device::testing::FlowBuilder;
+using ::nicswitch::device::testing::FromMbuf;
+using ::nicswitch::device::testing::RingPort;
+using ::nicswitch::device::testing::ToMbuf;
+using ::nicswitch::device::testing::Udp4;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
+
+class SoftAsicTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    sa_.reset();
+    for (RingPort* p : {&uplink_, &vf0_, &vf1_}) {
+      if (p->port_id >= 0) {
+        p->Drain();
+        rte_eth_dev_stop(p->port_id);
+        rte_eth_dev_close(p->port_id);
+        rte_ring_free(p->inject);
+        rte_ring_free(p->capture);
+      }
+    }
+    rte_mempool_free(pool_);
+    CleanupEal();
+  }
+
+  void StartEal(const std::string& lcores = "0", int memory_mb = 256) {
+    ASSERT_TRUE(
+        InitEal("softasic_test", testenv::TestEalArgs("softasic_test", {}, memory_mb, lcores))
+            .ok());
+    pool_ = rte_pktmbuf_pool_create("test_pool", 16383, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+    ASSERT_NE(pool_, nullptr);
+  }
+
+  // Uplink + two VFs on ring ethdevs (port ids 0, 1, 2; representors 3, 4, 5).
+  void MakeSwitch(SoftAsicConfig config = {}) {
+    uplink_ = RingPort::Make("uplink", 16384);
+    vf0_ = RingPort::Make("vf0", 16384);
+    vf1_ = RingPort::Make("vf1", 16384);
+    ASSERT_GE(uplink_.port_id, 0);
+    ASSERT_GE(vf0_.port_id, 0);
+    ASSERT_GE(vf1_.port_id, 0);
+    config.uplink.port_id = uplink_.port_id;
+    config.vfs = {SoftAsicPortConfig{"", vf0_.port_id}, SoftAsicPortConfig{"", vf1_.port_id}};
+    auto sa = SoftAsic::Create(config);
+    ASSERT_TRUE(sa.ok()) << sa.status();
+    sa_ = std::move(*sa);
+  }
+
+  uint16_t Rep(int index) const { return sa_->ports()[index].representor_port_id; }
+
+  absl::StatusOr<uint32_t> Install(FlowBuilder& f) {
+    return sa_->CreateFlow(sa_->ports()[0].port_id, f.attr(), f.pattern(), f.actions());
+  }
+
+  void Send(const RingPort& port, const Bytes& frame, int copies = 1) {
+    for (int i = 0; i < copies; ++i) {
+      rte_mbuf* m = ToMbuf(pool_, frame);
+      ASSERT_NE(m, nullptr);
+      ASSERT_TRUE(port.Inject(m));
+    }
+  }
+
+  // Drains everything the representor `rep_port` received.
+  std::vector<Bytes> ReadRepresentor(uint16_t rep_port, std::vector<uint32_t>* marks = nullptr) {
+    std::vector<Bytes> out;
+    rte_mbuf* pkts[32];
+    uint16_t n;
+    while ((n = rte_eth_rx_burst(rep_port, 0, pkts, 32)) > 0) {
+      for (uint16_t i = 0; i < n; ++i) {
+        out.push_back(FromMbuf(pkts[i]));
+        if (marks != nullptr) {
+          marks->push_back((pkts[i]->ol_flags & RTE_MBUF_F_RX_FDIR_ID) ? pkts[i]->hash.fdir.hi : 0);
+        }
+        rte_pktmbuf_free(pkts[i]);
+      }
+    }
+    return out;
+  }
+
+  rte_mempool* pool_ = nullptr;
+  RingPort uplink_;
+  RingPort vf0_;
+  RingPort vf1_;
+  std::unique_ptr<SoftAsic> sa_;
+};
+
+bool Ipv4ChecksumOk(const Bytes& frame, size_t l3) {
+  return rte_raw_cksum(frame.data() + l3, 20) == 0xffff;
+}
+
+TEST_F(SoftAsicTest, MissArrivesUnchangedOnTheInputPortsRepresentor) {
+  StartEal();
+  MakeSwitch();
+  const Bytes frame = BuildUdp4(Udp4{});
+  Send(vf0_, frame);
+  Send(uplink_, frame);
+  EXPECT_EQ(sa_->PollOnce(), 2u);
+  EXPECT_THAT(ReadRepresentor(Rep(1)), ElementsAre(frame));
+  EXPECT_THAT(ReadRepresentor(Rep(0)), ElementsAre(frame));
+  EXPECT_THAT(ReadRepresentor(Rep(2)), IsEmpty());
+  EXPECT_EQ(sa_->PortStats(1).misses, 1u);
+  EXPECT_EQ(sa_->PortStats(0).misses, 1u);
+}
+
+TEST_F(SoftAsicTest, RepresentorTransmitLeavesThroughTheRepresentedPort) {
+  StartEal();
+  MakeSwitch();
+  const Bytes frame = BuildUdp4(Udp4{});
+  rte_mbuf* m = ToMbuf(pool_, frame);
+  ASSERT_EQ(rte_eth_tx_burst(Rep(2), 0, &m, 1), 1);
+  sa_->PollOnce();
+  EXPECT_THAT(vf1_.Drain(), ElementsAre(frame));
+  EXPECT_THAT(uplink_.Drain(), IsEmpty());
+  EXPECT_EQ(sa_->PortStats(2).from_representor, 1u);
+  EXPECT_EQ(sa_->PortStats(2).tx, 1u);
+}
+
+TEST_F(SoftAsicTest, ExactMatchForwardsAndCounts) {
+  StartEal();
+  MakeSwitch();
+  FlowBuilder f;
+  f.InPort(Rep(1)).Eth().Ipv4Dst(0x0a000002).UdpDst(2000).Count().ToPort(Rep(0));
+  auto rule = Install(f);
+  ASSERT_TRUE(rule.ok()) << rule.status();
+  const Bytes hit = BuildUdp4(Udp4{});
+  Udp4 other;
+  other.dst_port = 2001;
+  const Bytes miss = BuildUdp4(other);
+  Send(vf0_, hit, 10);
+  Send(vf0_, miss, 1);
+  sa_->PollOnce();
+  const auto out = uplink_.Drain();
+  ASSERT_THAT(out, SizeIs(10));
+  EXPECT_EQ(out[0], hit);
+  EXPECT_THAT(ReadRepresentor(Rep(1)), ElementsAre(miss));
+  auto c = sa_->QueryFlow(*rule);
+  ASSERT_TRUE(c.ok());
+  EXPECT_TRUE(c->counted);
+  EXPECT_EQ(c->packets, 10u);
+  EXPECT_EQ(c->bytes, 10u * hit.size());
+  // The same input from another VF does not match the port item.
+  Send(vf1_, hit);
+  sa_->PollOnce();
+  EXPECT_THAT(uplink_.Drain(), IsEmpty());
+  EXPECT_THAT(ReadRepresentor(Rep(2)), ElementsAre(hit));
+  // Removed: the next packet misses.
+  ASSERT_TRUE(sa_->DestroyFlow(*rule).ok());
+  Send(vf0_, hit);
+  sa_->PollOnce();
+  EXPECT_THAT(uplink_.Drain(), IsEmpty());
+  EXPECT_THAT(ReadRepresentor(Rep(1)), ElementsAre(hit));
+  EXPECT_EQ(sa_->DestroyFlow(*rule).code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(SoftAsicTest, LowerPriorityValueWinsAcrossMasks) {
+  StartEal();
+  MakeSwitch();
+  FlowBuilder wide;  // any IPv4 in 10.0.0.0/8 from VF0 -> VF1, priority 1
+  wide.Priority(1).InPort(Rep(1)).Eth().Ipv4Dst(0x0a000000, 8).ToPort(Rep(2));
+  FlowBuilder narrow;  // 10.0.0.2/32 -> uplink, priority 0
+  narrow.Priority(0).InPort(Rep(1)).Eth().Ipv4Dst(0x0a000002).ToPort(Rep(0));
+  FlowBuilder worse;  // 10.0.0.2/32 UDP 2000 -> drop, priority 5: loses to both
+  worse.Priority(5).InPort(Rep(1)).Eth().Ipv4Dst(0x0a000002).UdpDst(2000).Drop();
+  ASSERT_TRUE(Install(wide).ok());
+  auto narrow_id = Install(narrow);
+  ASSERT_TRUE(narrow_id.ok());
+  ASSERT_TRUE(Install(worse).ok());
+  const Bytes frame = BuildUdp4(Udp4{});
+  Send(vf0_, frame);
+  sa_->PollOnce();
+  EXPECT_THAT(uplink_.Drain(), ElementsAre(frame));
+  EXPECT_THAT(vf1_.Drain(), IsEmpty());
+  ASSERT_TRUE(sa_->DestroyFlow(*narrow_id).ok());
+  Send(vf0_, frame);
+  sa_->PollOnce();
+  EXPECT_THAT(uplink_.Drain(), IsEmpty());
+  EXPECT_THAT(vf1_.Drain(), ElementsAre(frame));
+  // Same group, priority and match twice: refused.
+  FlowBuilder dup;
+  dup.Priority(1).InPort(Rep(1)).Eth().Ipv4Dst(0x0a000000, 8).Drop();
+  EXPECT_EQ(Install(dup).status().code(), absl::StatusCode::kAlreadyExists);
+}
+
+TEST_F(SoftAsicTest, JumpContinuesInTheTargetGroupWithMarkAndRewrites) {
+  StartEal();
+  MakeSwitch();
+  FlowBuilder g0;
+  g0.InPort(Rep(1)).Eth().Mark(7).Jump(3);
+  const uint8_t gw[6] = {0x02, 0xee, 0, 0, 0, 0x01};
+  const uint8_t me[6] = {0x02, 0xee, 0, 0, 0, 0x02};
+  FlowBuilder g3;
+  g3.Group(3)
+      .MarkItem(7)
+      .Eth()
+      .Ipv4Dst(0x0a000002)
+      .SetMacDst(gw)
+      .SetMacSrc(me)
+      .DecTtl()
+      .ToPort(Rep(0));
+  ASSERT_TRUE(Install(g0).ok());
+  ASSERT_TRUE(Install(g3).ok());
+  const Bytes frame = BuildUdp4(Udp4{});
+  Udp4 other;
+  other.dst_ip = 0x0a000009;
+  const Bytes unmatched = BuildUdp4(other);
+  Send(vf0_, frame);
+  Send(vf0_, unmatched);
+  sa_->PollOnce();
+  const auto out = uplink_.Drain();
+  ASSERT_THAT(out, SizeIs(1));
+  Bytes expected = frame;
+  std::memcpy(expected.data(), gw, 6);
+  std::memcpy(expected.data() + 6, me, 6);
+  expected[22] = 63;  // TTL
+  EXPECT_TRUE(Ipv4ChecksumOk(out[0], 14));
+  expected[24] = out[0][24];
+  expected[25] = out[0][25];
+  EXPECT_EQ(out[0], expected);
+  // Missing in group 3 goes to the representor, with group 0's MARK on the mbuf.
+  std::vector<uint32_t> marks;
+  EXPECT_THAT(ReadRepresentor(Rep(1), &marks), ElementsAre(unmatched));
+  EXPECT_THAT(marks, ElementsAre(7u));
+}
+
+TEST_F(SoftAsicTest, VxlanEncapIsDecodedCorrectlyByTshark) {
+  StartEal();
+  const std::string dir = testenv::TestTempDir("softasic_encap");
+  const std::string empty_pcap = dir + "/empty.pcap";
+  const std::string out_pcap = dir + "/uplink.pcap";
+  {
+    // A pcap file with only the global header: the uplink receives nothing.
+    const uint8_t header[24] = {0xd4, 0xc3, 0xb2, 0xa1, 2,    0,    4, 0, 0, 0, 0, 0,
+                                0,    0,    0,    0,    0xff, 0xff, 0, 0, 1, 0, 0, 0};
+    std::ofstream(empty_pcap, std::ios::binary).write(reinterpret_cast<const char*>(header), 24);
+  }
+  vf0_ = RingPort::Make("vf0", 1024);
+  SoftAsicConfig config;
+  config.uplink.devargs = absl::StrCat("net_pcap_up,rx_pcap=", empty_pcap, ",tx_pcap=", out_pcap);
+  config.vfs = {SoftAsicPortConfig{"", vf0_.port_id}};
+  auto sa = SoftAsic::Create(config);
+  ASSERT_TRUE(sa.ok()) << sa.status();
+  sa_ = std::move(*sa);
+  const uint8_t smac[6] = {0x02, 0x10, 0, 0, 0, 0x01};
+  const uint8_t dmac[6] = {0x02, 0x10, 0, 0, 0, 0x02};
+  FlowBuilder f;
+  f.InPort(Rep(1))
+      .Eth()
+      .Ipv4()
+      .VxlanEncap4(smac, dmac, 0xc0a80101, 0xc0a80102, 49152, 0x123456)
+      .ToPort(Rep(0));
+  ASSERT_TRUE(Install(f).ok()) << Install(f).status();
+  Udp4 p;
+  p.payload = 100;
+  const Bytes inner = BuildUdp4(p);
+  Send(vf0_, inner, 3);
+  sa_->PollOnce();
+  EXPECT_EQ(sa_->PortStats(0).tx, 3u);
+  sa_.reset();  // closes the pcap (flushes the file)
+
+  const std::string cmd = absl::StrCat(
+      "tshark -o ip.check_checksum:TRUE -r ", out_pcap,
+      " -T fields -E separator=, -e ip.len -e ip.checksum.status -e ip.src -e ip.dst -e "
+      "udp.srcport -e udp.dstport -e udp.length -e vxlan.flags -e vxlan.vni -e frame.len "
+      "-e data.len 2>/dev/null");
+  FILE* pipe = popen(cmd.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  char buf[512];
+  while (fgets(buf, sizeof(buf), pipe) != nullptr) {
+    output += buf;
+  }
+  ASSERT_EQ(pclose(pipe), 0) << output;
+  // Inner frame 142 bytes: outer IP 20+8+8+142 = 178, UDP 158, frame 50+142 = 192. tshark
+  // decodes the inner frame too, so fields seen twice are "outer,inner". Checksum status 1 is
+  // tshark's "good" (0 bad, 2 unverified). VXLAN flags 0x0800 is the I bit; VNI 0x123456.
+  const std::string expected =
+      "178,128,1,1,192.168.1.1,10.0.0.1,192.168.1.2,10.0.0.2,49152,1000,4789,2000,158,108,"
+      "0x0800,1193046,192,100";
+  int lines = 0;
+  for (size_t start = 0; start < output.size();) {
+    size_t end = output.find('\n', start);
+    const std::string line = output.substr(start, end - start);
+    start = end == std::string::npos ? output.size() : end + 1;
+    if (line.empty()) {
+      continue;
+    }
+    ++lines;
+    EXPECT_EQ(line, expected)
+        << "fields: ip.len ip.checksum.status ip.src ip.dst udp.srcport udp.dstport udp.length "
+           "vxlan.flags vxlan.vni frame.len data.len";
+  }
+  EXPECT_EQ(lines, 3) << output;
+  std::filesystem::remove_all(dir);
+}
+
+TEST_F(SoftAsicTest, VxlanDecapRestoresTheInnerFrameByteForByte) {
+  StartEal();
+  MakeSwitch();
+  FlowBuilder f;
+  f.InPort(Rep(0))
+      .Eth()
+      .Ipv4()
+      .Udp()
+      .Vxlan(5000)
+      .Eth()
+      .Ipv4Dst(0x0a000002)
+      .VxlanDecap()
+      .ToPort(Rep(2));
+  ASSERT_TRUE(Install(f).ok()) << Install(f).status();
+  Udp4 p;
+  p.payload = 333;
+  const Bytes inner = BuildUdp4(p);
+  const Bytes outer = BuildVxlan4(inner, 5000, 0xc0a80102, 0xc0a80101);
+  const Bytes other_vni = BuildVxlan4(inner, 5001, 0xc0a80102, 0xc0a80101);
+  Send(uplink_, outer, 2);
+  Send(uplink_, other_vni);
+  sa_->PollOnce();
+  EXPECT_THAT(vf1_.Drain(), ElementsAre(inner, inner));
+  EXPECT_THAT(ReadRepresentor(Rep(0)), ElementsAre(other_vni));
+}
+
+TEST_F(SoftAsicTest, AgedRuleIsReportedOnceAfterItsTimeout) {
+  StartEal();
+  MakeSwitch();
+  FlowBuilder idle;
+  idle.InPort(Rep(1)).Eth().Ipv4Dst(0x0a000002).Age(1).ToPort(Rep(0));
+  FlowBuilder busy;
+  busy.InPort(Rep(1)).Eth().Ipv4Dst(0x0a000003).Age(1).ToPort(Rep(0));
+  auto idle_id = Install(idle);
+  auto busy_id = Install(busy);
+  ASSERT_TRUE(idle_id.ok());
+  ASSERT_TRUE(busy_id.ok());
+  EXPECT_THAT(sa_->CollectAgedFlows(), IsEmpty());
+  Udp4 p;
+  p.dst_ip = 0x0a000003;
+  const Bytes frame = BuildUdp4(p);
+  for (int i = 0; i < 6; ++i) {  // keep `busy` alive for 1.2 s
+    Send(vf0_, frame);
+    sa_->PollOnce();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_THAT(sa_->CollectAgedFlows(), ElementsAre(*idle_id));
+  EXPECT_THAT(sa_->CollectAgedFlows(), IsEmpty());  // reported once
+  EXPECT_EQ(uplink_.Drain().size(), 6u);
+}
+
+TEST_F(SoftAsicTest, MeterPassesCirWithinFivePercentOfOfferedLoad) {
+  StartEal();
+  SoftAsicConfig config;
+  config.meter_uses_rx_timestamp = true;
+  MakeSwitch(config);
+  int ts_offset = -1;
+  uint64_t ts_flag = 0;
+  ASSERT_EQ(rte_mbuf_dyn_rx_timestamp_register(&ts_offset, &ts_flag), 0);
+  // 100-byte frames. CIR = PIR = 100 000 B/s = 1000 packets/s; offered: 2500 packets/s for 4 s
+  // of packet time.
+  MeterProfile profile{100000, 1000, 100000, 1000};
+  ASSERT_TRUE(sa_->CreateMeter(9, profile).ok());
+  FlowBuilder f;
+  f.InPort(Rep(1)).Eth().Meter(9).Count().ToPort(Rep(0));
+  auto rule = Install(f);
+  ASSERT_TRUE(rule.ok()) << rule.status();
+  Udp4 p;
+  p.payload = 100 - 42;
+  const Bytes frame = BuildUdp4(p);
+  const uint64_t hz = rte_get_tsc_hz();
+  const uint64_t start = rte_rdtsc();
+  const int offered = 10000;
+  int passed = 0;
+  for (int i = 0; i < offered; ++i) {
+    rte_mbuf* m = ToMbuf(pool_, frame);
+    ASSERT_NE(m, nullptr);
+    *RTE_MBUF_DYNFIELD(m, ts_offset, uint64_t*) = start + (i + 1) * hz / 2500;
+    m->ol_flags |= ts_flag;
+    ASSERT_TRUE(vf0_.Inject(m));
+    if (i % 256 == 255 || i == offered - 1) {
+      while (sa_->PollOnce() > 0) {
+      }
+      passed += static_cast<int>(uplink_.Drain().size());
+    }
+  }
+  // 4 s at 1000 packets/s, plus the initial bucket of 10 packets.
+  const double expected = 4.0 * 1000;
+  EXPECT_NEAR(passed, expected, expected * 0.05);
+  auto stats = sa_->QueryMeter(9);
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->green_packets + stats->yellow_packets, static_cast<uint64_t>(passed));
+  EXPECT_EQ(stats->red_packets, static_cast<uint64_t>(offered - passed));
+  EXPECT_EQ(sa_->DestroyMeter(9).code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(sa_->DestroyFlow(*rule).ok());
+  EXPECT_TRUE(sa_->DestroyMeter(9).ok());
+}
+
+TEST_F(SoftAsicTest, RefusesUnsupportedItemsActionsAndFieldsLikeAPmd) {
+  StartEal();
+  MakeSwitch();
+  {
+    FlowBuilder f;
+    f.Eth().Item(RTE_FLOW_ITEM_TYPE_GRE).Drop();
+    auto s = Install(f).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kUnimplemented);
+    EXPECT_THAT(s.message(), HasSubstr("pattern[1] (GRE)"));
+  }
+  {
+    rte_flow_item_ipv4 spec{};
+    rte_flow_item_ipv4 mask{};
+    spec.hdr.type_of_service = 4;
+    mask.hdr.type_of_service = 0xff;
+    FlowBuilder f;
+    f.Eth().ItemOf(RTE_FLOW_ITEM_TYPE_IPV4, spec, &mask).Drop();
+    auto s = Install(f).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kUnimplemented);
+    EXPECT_THAT(s.message(), HasSubstr("pattern[1] (IPV4): matching on field type_of_service"));
+  }
+  {
+    FlowBuilder f;
+    f.Eth().Action(RTE_FLOW_ACTION_TYPE_RSS).Drop();
+    auto s = Install(f).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kUnimplemented);
+    EXPECT_THAT(s.message(), HasSubstr("actions[0] (RSS)"));
+  }
+  {
+    FlowBuilder f;
+    f.Eth().Count();
+    auto s = Install(f).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(s.message(), HasSubstr("fate"));
+  }
+  {
+    FlowBuilder f;
+    f.Eth().Meter(42).Drop();
+    EXPECT_EQ(Install(f).status().code(), absl::StatusCode::kNotFound);
+  }
+  {
+    FlowBuilder f;
+    f.Eth().VxlanDecap().ToPort(Rep(1));
+    EXPECT_EQ(Install(f).status().code(), absl::StatusCode::kInvalidArgument);
+  }
+  EXPECT_EQ(sa_->TableStats().rules, 0u);
+}
+
+// Tests that busy-poll a datapath lcore (registered RUN_SERIAL).
+class SoftAsicLcoreTest : public SoftAsicTest {};
+
+// Traffic of one rule keeps flowing, without loss, while the control thread installs and removes
+// thousands of other rules (lock-free readers, deferred reclamation).
+TEST_F(SoftAsicLcoreTest, RemovingRulesWhileTrafficFlowsLosesNoPacketOfOtherRules) {
+  StartEal("0-1");
+  SoftAsicConfig config;
+  config.datapath_lcores = {1};
+  MakeSwitch(config);
+  FlowBuilder keep;
+  keep.InPort(Rep(1)).Eth().Ipv4Dst(0x0a000002).UdpDst(2000).Count().ToPort(Rep(0));
+  auto keep_id = Install(keep);
+  ASSERT_TRUE(keep_id.ok());
+  ASSERT_TRUE(sa_->Start().ok());
+
+  std::atomic<bool> done{false};
+  const int total = 20000;
+  std::thread sender([&] {
+    const Bytes frame = BuildUdp4(Udp4{});
+    for (int i = 0; i < total;) {
+      rte_mbuf* m = ToMbuf(pool_, frame);
+      if (m == nullptr) {
+        std::this_thread::yield();
+        continue;
+      }
+      while (!vf0_.Inject(m)) {
+        std::this_thread::yield();
+      }
+      ++i;
+    }
+    done = true;
+  });
+  int received = 0;
+  int churn = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  std::vector<uint32_t> installed;
+  while ((!done || received < total) && std::chrono::steady_clock::now() < deadline) {
+    // Churn: 64 rules of the same and of other masks, then remove them.
+    for (int k = 0; k < 64; ++k) {
+      FlowBuilder other;
+      other.InPort(Rep(1)).Eth().Ipv4Dst(0x0b000000 + churn * 64 + k).UdpDst(2000).ToPort(Rep(2));
+      auto id = Install(other);
+      ASSERT_TRUE(id.ok()) << id.status();
+      installed.push_back(*id);
+      FlowBuilder wide;
+      wide.Priority(2)
+          .InPort(Rep(1))
+          .Eth()
+          .Ipv4Dst(0x0c000000 + (churn * 64 + k) * 256, 24)
+          .ToPort(Rep(2));
+      auto wid = Install(wide);
+      ASSERT_TRUE(wid.ok()) << wid.status();
+      installed.push_back(*wid);
+    }
+    for (uint32_t id : installed) {
+      ASSERT_TRUE(sa_->DestroyFlow(id).ok());
+    }
+    installed.clear();
+    ++churn;
+    received += static_cast<int>(uplink_.Drain().size());
+  }
+  sender.join();
+  sa_->Stop();
+  received += static_cast<int>(uplink_.Drain().size());
+  EXPECT_EQ(received, total);
+  EXPECT_GT(churn, 1);
+  auto c = sa_->QueryFlow(*keep_id);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->packets, static_cast<uint64_t>(total));
+  EXPECT_EQ(sa_->PortStats(1).misses, 0u);
+  EXPECT_EQ(sa_->TableStats().rules, 1u);
+}
+
+// The table holds its configured capacity (1M) and refuses the next rule cleanly.
+TEST_F(SoftAsicTest, TableRefusesRuleOnePastCapacity) {
+  StartEal("0", 1024);
+  SoftAsicConfig config;
+  config.with_ports = false;
+  config.max_rules = 1u << 20;
+  config.register_telemetry = false;
+  auto sa = SoftAsic::Create(config);
+  ASSERT_TRUE(sa.ok()) << sa.status();
+  sa_ = std::move(*sa);
+  rte_flow_attr attr{};
+  attr.transfer = 1;
+  rte_flow_item_ipv4 spec{};
+  rte_flow_item_ipv4 mask{};
+  mask.hdr.dst_addr = 0xffffffff;
+  rte_flow_action_ethdev out{};
+  out.port_id = 0;
+  rte_flow_item pattern[] = {{RTE_FLOW_ITEM_TYPE_ETH, nullptr, nullptr, nullptr},
+                             {RTE_FLOW_ITEM_TYPE_IPV4, &spec, nullptr, &mask},
+                             {RTE_FLOW_ITEM_TYPE_END, nullptr, nullptr, nullptr}};
+  rte_flow_action actions[] = {{RTE_FLOW_ACTION_TYPE_REPRESENTED_PORT, &out},
+                               {RTE_FLOW_ACTION_TYPE_END, nullptr}};
+  for (uint32_t i = 0; i < config.max_rules; ++i) {
+    spec.hdr.dst_addr = rte_cpu_to_be_32(0x0a000000 + i);
+    auto id = sa_->CreateFlow(0, attr, pattern, actions);
+    ASSERT_TRUE(id.ok()) << "rule " << i << ": " << id.status();
+  }
+  spec.hdr.dst_addr = rte_cpu_to_be_32(0x0b000000);
+  auto refused = sa_->CreateFlow(0, attr, pattern, actions);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(refused.status().message(), HasSubstr("capacity 1048576"));
+  const SoftAsicTableStats stats = sa_->TableStats();
+  EXPECT_EQ(stats.rules, 1u << 20);
+  EXPECT_EQ(stats.action_programs, 1u);
+  EXPECT_LE(stats.memory_bytes / stats.rules, 256u);
+  // Removing one makes room for exactly one.
+  ASSERT_TRUE(sa_->DestroyFlow(12345).ok());
+  EXPECT_TRUE(sa_->CreateFlow(0, attr, pattern, actions).ok());
+}
+
+}  // namespace
+}  // namespace nicswitch::device
