@@ -11,6 +11,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "soc_agent/device/flow_device_mock.h"
 #include "soc_agent/device/rte_flow_api_mock.h"
 
 namespace nicswitch::device {
@@ -336,6 +337,16 @@ TEST(RteFlowDeviceCreateTest, NoTransferProxyIsAnError) {
   auto device = RteFlowDevice::Create(api, config);
   EXPECT_EQ(device.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(device.status().message(), HasSubstr("port is not a switch port"));
+}
+
+// The agent's tests program the device through MockFlowDevice.
+TEST(MockFlowDeviceTest, StandsInForADevice) {
+  StrictMock<MockFlowDevice> device;
+  EXPECT_CALL(device, CreateRule(Eq(EncapRule()))).WillOnce(Return(RuleHandle{42}));
+  FlowDevice& as_interface = device;
+  auto handle = as_interface.CreateRule(EncapRule());
+  ASSERT_TRUE(handle.ok());
+  EXPECT_EQ(handle->value, 42u);
 }
 
 }  // namespace
