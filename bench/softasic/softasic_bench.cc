@@ -18,6 +18,7 @@
 
 #include <malloc.h>
 #include <rte_cycles.h>
+#include <rte_dev.h>
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
 #include <rte_flow.h>
@@ -26,6 +27,7 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -40,6 +42,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/eal.h"
+#include "common/status_macros.h"
 #include "soc_agent/device/softasic.h"
 
 namespace nicswitch::device {
@@ -48,17 +51,69 @@ namespace {
 constexpr int kCirculating = 4096;
 constexpr uint16_t kBurst = 32;
 
+// A port under test and how the harness feeds/drains it: ring ports expose their rings; a
+// memif port is paired with a peer memif port (`feed` transmits into it, `sink` receives what
+// it transmits), so packets cross real shared-memory rings with copies, like a VF would.
 struct RingPair {
-  rte_ring* rx = nullptr;  // what the port receives
-  rte_ring* tx = nullptr;  // what the port transmits
+  rte_ring* rx = nullptr;  // what the port receives (ring ports)
+  rte_ring* tx = nullptr;  // what the port transmits (ring ports)
   uint16_t port = 0;
+  int feed = -1;  // memif: peer that transmits into this port
+  int sink = -1;  // memif: peer that receives what this port transmits
 };
+
+bool WaitLinkUp(uint16_t port) {
+  for (int i = 0; i < 500; ++i) {
+    rte_eth_link link{};
+    if (rte_eth_link_get_nowait(port, &link) == 0 && link.link_status == RTE_ETH_LINK_UP) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+int ProbePort(const std::string& devargs) {
+  if (rte_dev_probe(devargs.c_str()) != 0) {
+    return -1;
+  }
+  uint16_t id = 0;
+  const std::string name = devargs.substr(0, devargs.find(','));
+  return rte_eth_dev_get_port_by_name(name.c_str(), &id) == 0 ? id : -1;
+}
 
 RingPair MakeRingPort(const std::string& name) {
   RingPair p;
   p.rx = rte_ring_create((name + "_rx").c_str(), 8192, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
   p.tx = rte_ring_create((name + "_tx").c_str(), 8192, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
   p.port = static_cast<uint16_t>(rte_eth_from_rings(name.c_str(), &p.rx, 1, &p.tx, 1, 0));
+  return p;
+}
+
+void StartPort(uint16_t port, rte_mempool* pool);
+
+// A memif port (server) for the code under test and its client peer (started here). The
+// port itself is left unconfigured unless `start` (the softasic configures its own ports).
+RingPair MakeMemifPort(const std::string& name, rte_mempool* pool, bool start) {
+  RingPair p;
+  const std::string sock = absl::StrCat("/tmp/nicswitch-bench-", getpid(), "-", name, ".sock");
+  const int port = ProbePort(
+      absl::StrCat("net_memif_", name, ",role=server,id=0,socket=", sock, ",socket-abstract=no"));
+  const int peer = ProbePort(absl::StrCat(
+      "net_memif_", name, "_peer,role=client,id=0,socket=", sock, ",socket-abstract=no"));
+  if (port < 0 || peer < 0) {
+    std::fprintf(stderr, "cannot create memif pair %s\n", name.c_str());
+    std::exit(1);
+  }
+  p.port = static_cast<uint16_t>(port);
+  p.feed = peer;
+  p.sink = peer;
+  // The memif server must be started before its client connects (a refused client does not
+  // retry): with !start the caller starts the peer after the port (see StartPeer).
+  if (start) {
+    StartPort(p.port, pool);
+    StartPort(static_cast<uint16_t>(peer), pool);
+  }
   return p;
 }
 
@@ -126,6 +181,21 @@ Result Measure(const RingPair& in, const RingPair& out, double seconds, Pass pas
         full_pass_cycles.push_back(static_cast<uint32_t>(std::min<uint64_t>(dt, 0xffffffffu)));
       }
       unsigned k;
+      if (out.sink >= 0) {
+        // memif: receive on the output's peer, transmit from the input's peer.
+        auto** pk = reinterpret_cast<rte_mbuf**>(objs);
+        while ((k = rte_eth_rx_burst(static_cast<uint16_t>(out.sink), 0, pk, kBurst)) > 0) {
+          for (unsigned j = 0; j < k; ++j) {
+            rte_pktmbuf_adj(pk[j], static_cast<uint16_t>(pk[j]->pkt_len - 60));
+          }
+          const uint16_t sent =
+              rte_eth_tx_burst(static_cast<uint16_t>(in.feed), 0, pk, static_cast<uint16_t>(k));
+          if (sent < k) {
+            rte_pktmbuf_free_bulk(pk + sent, k - sent);
+          }
+        }
+        continue;
+      }
       while ((k = rte_ring_dequeue_burst(out.tx, objs, kBurst * 4, nullptr)) > 0) {
         for (unsigned j = 0; j < k; ++j) {
           auto* m = static_cast<rte_mbuf*>(objs[j]);
@@ -155,10 +225,35 @@ Result Measure(const RingPair& in, const RingPair& out, double seconds, Pass pas
 
 void Fill(const RingPair& in, rte_mempool* pool, uint32_t flows, std::mt19937& rng) {
   std::uniform_int_distribution<uint32_t> pick(0, flows - 1);
-  for (int i = 0; i < kCirculating; ++i) {
+  const int n = in.feed >= 0 ? 512 : kCirculating;  // memif rings hold 1024 slots
+  for (int i = 0; i < n; ++i) {
     rte_mbuf* m = rte_pktmbuf_alloc(pool);
     WriteFrame(m, flows == 1 ? 0 : pick(rng));
-    rte_ring_enqueue(in.rx, m);
+    if (in.feed >= 0) {
+      if (rte_eth_tx_burst(static_cast<uint16_t>(in.feed), 0, &m, 1) != 1) {
+        rte_pktmbuf_free(m);
+      }
+    } else {
+      rte_ring_enqueue(in.rx, m);
+    }
+  }
+}
+
+// Frees whatever is in flight towards or from `p`.
+void DrainPort(const RingPair& p) {
+  if (p.sink >= 0) {
+    rte_mbuf* pk[kBurst];
+    uint16_t k;
+    while ((k = rte_eth_rx_burst(static_cast<uint16_t>(p.sink), 0, pk, kBurst)) > 0) {
+      rte_pktmbuf_free_bulk(pk, k);
+    }
+    return;
+  }
+  void* obj;
+  for (rte_ring* r : {p.rx, p.tx}) {
+    while (r != nullptr && rte_ring_dequeue(r, &obj) == 0) {
+      rte_pktmbuf_free(static_cast<rte_mbuf*>(obj));
+    }
   }
 }
 
@@ -264,10 +359,132 @@ struct RuleSet {
   }
 };
 
+struct Row {
+  uint32_t rules;
+  bool encap;
+  Result r;
+};
+struct Suite {
+  std::string ports;
+  Result io;
+  std::vector<Row> rows;
+};
+
+// Datapath Mpps and cycles/packet on one kind of port, next to io-forwarding between the same
+// kind of ports.
+absl::StatusOr<Suite> RunSuite(const std::string& kind, rte_mempool* pool,
+                               const std::vector<uint32_t>& counts, double seconds,
+                               std::mt19937& rng) {
+  const bool use_memif = kind == "net_memif";
+  const std::string tag = use_memif ? "m" : "r";
+  auto make = [&](const std::string& name, bool start) {
+    if (use_memif) {
+      return MakeMemifPort(tag + name, pool, start);
+    }
+    RingPair p = MakeRingPort(tag + name);
+    if (start) {
+      StartPort(p.port, pool);
+    }
+    return p;
+  };
+  // ---- io-forwarding baseline (testpmd --forward-mode=io's loop) between two such ports ----
+  RingPair io_in = make("io_in", true);
+  RingPair io_out = make("io_out", true);
+  if (use_memif && (!WaitLinkUp(io_in.port) || !WaitLinkUp(io_out.port))) {
+    return absl::UnavailableError("memif links did not come up");
+  }
+  Fill(io_in, pool, 1, rng);
+  const Result io = Measure(io_in, io_out, seconds, [&]() -> uint32_t {
+    rte_mbuf* pkts[kBurst];
+    const uint16_t n = rte_eth_rx_burst(io_in.port, 0, pkts, kBurst);
+    if (n == 0) {
+      return 0;
+    }
+    const uint16_t sent = rte_eth_tx_burst(io_out.port, 0, pkts, n);
+    if (sent < n) {
+      rte_pktmbuf_free_bulk(pkts + sent, n - sent);
+    }
+    return n;
+  });
+  DrainPort(io_in);
+  DrainPort(io_out);
+
+  // ---- softasic: uplink, vf0 (plain rules), vf1 (encap rules) on ring ethdevs ----
+  RingPair up = make("up", false);
+  RingPair vf0 = make("vf0", false);
+  RingPair vf1 = make("vf1", false);
+  SoftAsicConfig config;
+  config.uplink.port_id = up.port;
+  config.vfs = {SoftAsicPortConfig{"", vf0.port}, SoftAsicPortConfig{"", vf1.port}};
+  config.max_rules = 1u << 21;
+  config.datapath_lcores = {1};
+  config.register_telemetry = false;
+  config.name = "sa_" + tag;
+  ASSIGN_OR_RETURN(std::unique_ptr<SoftAsic> created, SoftAsic::Create(config));
+  SoftAsic& sa = *created;
+  if (use_memif) {
+    for (const RingPair* p : {&up, &vf0, &vf1}) {
+      StartPort(static_cast<uint16_t>(p->feed), pool);
+    }
+  }
+  if (use_memif && (!WaitLinkUp(up.port) || !WaitLinkUp(vf0.port) || !WaitLinkUp(vf1.port))) {
+    return absl::UnavailableError("memif links did not come up");
+  }
+  const uint16_t rep_up = sa.ports()[0].representor_port_id;
+  const uint16_t rep_vf0 = sa.ports()[1].representor_port_id;
+  const uint16_t rep_vf1 = sa.ports()[2].representor_port_id;
+
+  Suite suite;
+  suite.ports = kind;
+  suite.io = io;
+  std::vector<Row>& rows = suite.rows;
+  for (uint32_t n : counts) {
+    RuleSet plain(rep_vf0, rep_up, false);
+    RuleSet encap(rep_vf1, rep_up, true);
+    std::vector<uint32_t> ids;
+    ids.reserve(2 * n);
+    absl::Status s = plain.Install(sa, 0, n, &ids);
+    if (s.ok()) {
+      s = encap.Install(sa, 0, n, &ids);
+    }
+    RETURN_IF_ERROR(s);
+    for (bool with_encap : {false, true}) {
+      const RingPair& in = with_encap ? vf1 : vf0;
+      Fill(in, pool, n, rng);
+      // Warm up, then measure.
+      Measure(in, up, seconds / 5, [&] { return sa.PollOnce(); });
+      const Result r = Measure(in, up, seconds, [&] { return sa.PollOnce(); });
+      rows.push_back(Row{n, with_encap, r});
+      sa.PollOnce();
+      DrainPort(in);
+      DrainPort(up);
+    }
+    for (uint32_t id : ids) {
+      (void)sa.DestroyFlow(id);
+    }
+    sa.ReclaimNow();
+  }
+
+  created.reset();
+  if (use_memif) {
+    for (const RingPair* p : {&io_in, &io_out, &up, &vf0, &vf1}) {
+      for (uint16_t id : {p->port, static_cast<uint16_t>(p->feed)}) {
+        rte_eth_dev_stop(id);
+        rte_eth_dev_close(id);
+      }
+    }
+    for (const char* name : {"io_in", "io_out", "up", "vf0", "vf1"}) {
+      std::remove(absl::StrCat("/tmp/nicswitch-bench-", getpid(), "-m", name, ".sock").c_str());
+    }
+  }
+  return suite;
+}
+
 int Main(int argc, char** argv) {
   bool quick = false;
   bool datapath_only = false;
   bool allow_huge = true;
+  bool memif = true;
   std::vector<uint32_t> only_rules;
   double seconds = 1.0;
   std::string json_path = "softasic_bench.json";
@@ -284,6 +501,8 @@ int Main(int argc, char** argv) {
       only_rules.push_back(static_cast<uint32_t>(std::stoul(argv[++i])));
     } else if (a == "--datapath-only") {
       datapath_only = true;
+    } else if (a == "--no-memif") {
+      memif = false;
     } else if (a == "--no-huge") {
       allow_huge = false;
     } else {
@@ -304,7 +523,8 @@ int Main(int argc, char** argv) {
                                        "--no-telemetry",
                                        "--log-level=lib.eal:warning"};
   if (huge) {
-    eal_args.insert(eal_args.end(), {"--in-memory", "--single-file-segments"});
+    // --huge-unlink, not --in-memory: net_memif needs the multi-process channel.
+    eal_args.insert(eal_args.end(), {"--huge-unlink"});
   } else {
     eal_args.insert(eal_args.end(), {"--no-huge", "-m", "3072"});
   }
@@ -318,53 +538,6 @@ int Main(int argc, char** argv) {
   const uint64_t hz = rte_get_tsc_hz();
   std::mt19937 rng(42);
 
-  // ---- io-forwarding baseline between two ring ethdevs ----
-  RingPair io_in = MakeRingPort("io_in");
-  RingPair io_out = MakeRingPort("io_out");
-  StartPort(io_in.port, pool);
-  StartPort(io_out.port, pool);
-  Fill(io_in, pool, 1, rng);
-  const Result io = Measure(io_in, io_out, seconds, [&]() -> uint32_t {
-    rte_mbuf* pkts[kBurst];
-    const uint16_t n = rte_eth_rx_burst(io_in.port, 0, pkts, kBurst);
-    if (n == 0) {
-      return 0;
-    }
-    const uint16_t sent = rte_eth_tx_burst(io_out.port, 0, pkts, n);
-    if (sent < n) {
-      rte_pktmbuf_free_bulk(pkts + sent, n - sent);
-    }
-    return n;
-  });
-  Drain(io_in.rx);
-  Drain(io_out.tx);
-
-  // ---- softasic: uplink, vf0 (plain rules), vf1 (encap rules) on ring ethdevs ----
-  RingPair up = MakeRingPort("up");
-  RingPair vf0 = MakeRingPort("vf0");
-  RingPair vf1 = MakeRingPort("vf1");
-  SoftAsicConfig config;
-  config.uplink.port_id = up.port;
-  config.vfs = {SoftAsicPortConfig{"", vf0.port}, SoftAsicPortConfig{"", vf1.port}};
-  config.max_rules = 1u << 21;
-  config.datapath_lcores = {1};
-  config.register_telemetry = false;
-  auto created = SoftAsic::Create(config);
-  if (!created.ok()) {
-    std::fprintf(stderr, "%s\n", created.status().ToString().c_str());
-    return 1;
-  }
-  SoftAsic& sa = **created;
-  const uint16_t rep_up = sa.ports()[0].representor_port_id;
-  const uint16_t rep_vf0 = sa.ports()[1].representor_port_id;
-  const uint16_t rep_vf1 = sa.ports()[2].representor_port_id;
-
-  struct Row {
-    uint32_t rules;
-    bool encap;
-    Result r;
-  };
-  std::vector<Row> rows;
   std::vector<uint32_t> counts = {1, 1000, 100000, 1000000};
   if (quick) {
     counts = {1, 1000, 100000};
@@ -372,43 +545,26 @@ int Main(int argc, char** argv) {
   if (!only_rules.empty()) {
     counts = only_rules;
   }
-  for (uint32_t n : counts) {
-    RuleSet plain(rep_vf0, rep_up, false);
-    RuleSet encap(rep_vf1, rep_up, true);
-    std::vector<uint32_t> ids;
-    ids.reserve(2 * n);
-    absl::Status s = plain.Install(sa, 0, n, &ids);
-    if (s.ok()) {
-      s = encap.Install(sa, 0, n, &ids);
+  std::vector<Suite> suites;
+  for (const char* kind : {"net_ring", "net_memif"}) {
+    if (!memif && std::string(kind) == "net_memif") {
+      continue;
     }
-    if (!s.ok()) {
-      std::fprintf(stderr, "install %u: %s\n", n, s.ToString().c_str());
+    auto suite = RunSuite(kind, pool, counts, seconds, rng);
+    if (!suite.ok()) {
+      std::fprintf(stderr, "%s\n", suite.status().ToString().c_str());
       return 1;
     }
-    for (bool with_encap : {false, true}) {
-      const RingPair& in = with_encap ? vf1 : vf0;
-      Fill(in, pool, n, rng);
-      // Warm up, then measure.
-      Measure(in, up, seconds / 5, [&] { return sa.PollOnce(); });
-      const Result r = Measure(in, up, seconds, [&] { return sa.PollOnce(); });
-      rows.push_back(Row{n, with_encap, r});
-      sa.PollOnce();
-      Drain(in.rx);
-      Drain(up.tx);
-    }
-    for (uint32_t id : ids) {
-      (void)sa.DestroyFlow(id);
-    }
-    sa.ReclaimNow();
+    suites.push_back(std::move(*suite));
   }
-
   if (datapath_only) {
-    for (const Row& row : rows) {
-      std::printf("%-10u %-6s %10.2f Mpps %8.1f cycles/pkt (io-fwd %.1f)\n", row.rules,
-                  row.encap ? "encap" : "plain", row.r.mpps, row.r.cycles_per_packet,
-                  io.cycles_per_packet);
+    for (const Suite& suite : suites) {
+      for (const Row& row : suite.rows) {
+        std::printf("%-9s %-10u %-6s %10.2f Mpps %8.1f cycles/pkt (io-fwd %.1f)\n",
+                    suite.ports.c_str(), row.rules, row.encap ? "encap" : "plain", row.r.mpps,
+                    row.r.cycles_per_packet, suite.io.cycles_per_packet);
+      }
     }
-    created->reset();
     CleanupEal();
     return 0;
   }
@@ -446,22 +602,11 @@ int Main(int argc, char** argv) {
   double insert_busy = 0;
   uint64_t forwarded_during_insert = 0;
   {
-    RuleSet rules(rep_vf0, rep_up, false);
     std::vector<uint32_t> ids;
     ids.reserve(insert_rules);
-    auto t0 = std::chrono::steady_clock::now();
-    (void)rules.Install(sa, 100, 100 + insert_rules, &ids);
-    insert_idle =
-        insert_rules / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    for (uint32_t id : ids) {
-      (void)sa.DestroyFlow(id);
-    }
-    sa.ReclaimNow();
-    ids.clear();
-    // Traffic: a second switch whose uplink's TX ring is its VF's RX ring, with one rule
-    // VF -> uplink: a closed loop that keeps its datapath lcore forwarding with no helper
-    // thread, while this (control) thread inserts rules into it.
-    created->reset();
+    // A switch whose uplink's TX ring is its VF's RX ring, with one rule VF -> uplink: a closed
+    // loop that keeps its datapath lcore forwarding with no helper thread, while this (control)
+    // thread inserts rules. First the same insertion with the datapath stopped ("idle").
     rte_ring* loop = rte_ring_create("loop", 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
     rte_ring* spare_rx = rte_ring_create("loop_up_rx", 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
     rte_ring* spare_tx = rte_ring_create("loop_vf_tx", 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
@@ -482,6 +627,18 @@ int Main(int argc, char** argv) {
     SoftAsic& ls = **looped;
     RuleSet loop_rule(ls.ports()[1].representor_port_id, ls.ports()[0].representor_port_id, false);
     (void)loop_rule.Install(ls, 0, 1, nullptr);
+    {
+      RuleSet idle(ls.ports()[1].representor_port_id, ls.ports()[0].representor_port_id, false);
+      const auto i0 = std::chrono::steady_clock::now();
+      (void)idle.Install(ls, 100, 100 + insert_rules, &ids);
+      insert_idle = insert_rules /
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - i0).count();
+      for (uint32_t id : ids) {
+        (void)ls.DestroyFlow(id);
+      }
+      ls.ReclaimNow();
+      ids.clear();
+    }
     RingPair lin;
     lin.rx = loop;
     Fill(lin, pool, 1, rng);
@@ -491,7 +648,7 @@ int Main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     const uint64_t tx_before = ls.PortStats(0).tx;
     RuleSet more(ls.ports()[1].representor_port_id, ls.ports()[0].representor_port_id, false);
-    t0 = std::chrono::steady_clock::now();
+    const auto t0 = std::chrono::steady_clock::now();
     absl::Status s = more.Install(ls, 100, 100 + insert_rules, &ids);
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -514,15 +671,19 @@ int Main(int argc, char** argv) {
   std::printf(
       "\nsoftasic benchmark (TSC %.2f GHz, 64-byte frames, burst 32, 1 datapath core, %s)\n",
       hz / 1e9, huge ? "2 MiB hugepages" : "--no-huge 4 KiB pages");
-  std::printf("%-10s %-6s %10s %12s %16s %10s\n", "rules", "encap", "Mpps", "cycles/pkt",
-              "mean cycles/pkt", "x io-fwd");
-  std::printf("%-10s %-6s %10.2f %12.1f %16.1f %10s\n", "io-fwd", "-", io.mpps,
-              io.cycles_per_packet, io.mean_cycles_per_packet, "1.00");
-  for (const Row& row : rows) {
-    std::printf("%-10u %-6s %10.2f %12.1f %16.1f %10.2f\n", row.rules, row.encap ? "yes" : "no",
-                row.r.mpps, row.r.cycles_per_packet, row.r.mean_cycles_per_packet,
-                row.r.mpps / io.mpps);
+  for (const Suite& suite : suites) {
+    std::printf("\nports: %s\n", suite.ports.c_str());
+    std::printf("%-10s %-6s %10s %12s %16s %10s\n", "rules", "encap", "Mpps", "cycles/pkt",
+                "mean cycles/pkt", "x io-fwd");
+    std::printf("%-10s %-6s %10.2f %12.1f %16.1f %10s\n", "io-fwd", "-", suite.io.mpps,
+                suite.io.cycles_per_packet, suite.io.mean_cycles_per_packet, "1.00");
+    for (const Row& row : suite.rows) {
+      std::printf("%-10u %-6s %10.2f %12.1f %16.1f %10.2f\n", row.rules, row.encap ? "yes" : "no",
+                  row.r.mpps, row.r.cycles_per_packet, row.r.mean_cycles_per_packet,
+                  row.r.mpps / suite.io.mpps);
+    }
   }
+  std::printf("\n");
   std::printf("bytes per rule (measured heap growth, %u rules): %.1f (table's own estimate %.1f)\n",
               mem_rules, bytes_per_rule, estimated_bytes_per_rule);
   std::printf(
@@ -532,18 +693,26 @@ int Main(int argc, char** argv) {
 
   std::ofstream json(json_path);
   json << "{\n  \"hugepages\": " << (huge ? "true" : "false") << ",\n  \"tsc_hz\": " << hz
-       << ",\n  \"io_forwarding\": {\"mpps\": " << io.mpps
-       << ", \"cycles_per_packet\": " << io.cycles_per_packet
-       << ", \"mean_cycles_per_packet\": " << io.mean_cycles_per_packet
-       << "},\n  \"softasic\": [\n";
-  for (size_t i = 0; i < rows.size(); ++i) {
-    json << "    {\"rules\": " << rows[i].rules
-         << ", \"encap\": " << (rows[i].encap ? "true" : "false")
-         << ", \"mpps\": " << rows[i].r.mpps
-         << ", \"cycles_per_packet\": " << rows[i].r.cycles_per_packet
-         << ", \"mean_cycles_per_packet\": " << rows[i].r.mean_cycles_per_packet
-         << ", \"ratio_to_io_forwarding\": " << rows[i].r.mpps / io.mpps << "}"
-         << (i + 1 < rows.size() ? "," : "") << "\n";
+       << ",\n  \"suites\": [\n";
+  for (size_t k = 0; k < suites.size(); ++k) {
+    const Suite& suite = suites[k];
+    const Result& io = suite.io;
+    const std::vector<Row>& rows = suite.rows;
+    json << "   {\"ports\": \"" << suite.ports
+         << "\",\n    \"io_forwarding\": {\"mpps\": " << io.mpps
+         << ", \"cycles_per_packet\": " << io.cycles_per_packet
+         << ", \"mean_cycles_per_packet\": " << io.mean_cycles_per_packet
+         << "},\n    \"softasic\": [\n";
+    for (size_t i = 0; i < rows.size(); ++i) {
+      json << "      {\"rules\": " << rows[i].rules
+           << ", \"encap\": " << (rows[i].encap ? "true" : "false")
+           << ", \"mpps\": " << rows[i].r.mpps
+           << ", \"cycles_per_packet\": " << rows[i].r.cycles_per_packet
+           << ", \"mean_cycles_per_packet\": " << rows[i].r.mean_cycles_per_packet
+           << ", \"ratio_to_io_forwarding\": " << rows[i].r.mpps / io.mpps << "}"
+           << (i + 1 < rows.size() ? "," : "") << "\n";
+    }
+    json << "    ]}" << (k + 1 < suites.size() ? "," : "") << "\n";
   }
   json << "  ],\n  \"bytes_per_rule\": " << bytes_per_rule
        << ",\n  \"bytes_per_rule_estimate\": " << estimated_bytes_per_rule

@@ -206,7 +206,8 @@ class SoftAsic::Impl {
   // Runs a rule's non-fate ops. Returns false when the packet was dropped (freed).
   bool RunOps(Thread& t, uint32_t rule, const ActionProgram& prog, rte_mbuf*& m, FlowKey& key,
               PacketLayout& layout, uint64_t now, uint16_t in_port);
-  void Emit(Thread& t, rte_mbuf* m, const ActionProgram& prog, uint16_t in_port);
+  __attribute__((always_inline)) inline void Emit(Thread& t, rte_mbuf* m, const ActionProgram& prog,
+                                                  uint16_t in_port);
   void EmitMiss(Thread& t, rte_mbuf* m, uint16_t in_port);
   void Flush(Thread& t);
 
@@ -707,10 +708,18 @@ void SoftAsic::Impl::Classify(const Snapshot::Group& group, const FlowKey* keys,
       break;
     }
     int k = 0;
+    const int nwords = st->nwords;
     for (uint32_t bits = pending; bits != 0; bits &= bits - 1) {
       const int j = __builtin_ctz(bits);
-      CompactKey(*st, keys[idx[j]], ck[k]);
-      sigs[k] = HashKey(*st, ck[k]);
+      // Compact key and its CRC in one pass over the subtable's words.
+      const FlowKey& key = keys[idx[j]];
+      uint32_t h = kHashInit;
+      for (int w = 0; w < nwords; ++w) {
+        const uint64_t v = key.w[st->words[w]] & st->cmask[w];
+        ck[k][w] = v;
+        h = rte_hash_crc_8byte(v, h);
+      }
+      sigs[k] = h;
       key_ptrs[k] = ck[k];
       map[k] = static_cast<uint8_t>(j);
       ++k;
@@ -864,7 +873,8 @@ void SoftAsic::Impl::EmitMiss(Thread& t, rte_mbuf* m, uint16_t in_port) {
   t.rep[slot * kBurst + t.rep_n[slot]++] = m;
 }
 
-void SoftAsic::Impl::Emit(Thread& t, rte_mbuf* m, const ActionProgram& prog, uint16_t in_port) {
+inline void SoftAsic::Impl::Emit(Thread& t, rte_mbuf* m, const ActionProgram& prog,
+                                 uint16_t in_port) {
   switch (prog.fate) {
     case Fate::kDrop:
     case Fate::kJump:  // jumps are resolved by the caller
