@@ -394,6 +394,8 @@ std::vector<ParseErrorCase> ParseErrorCases() {
   };
 }
 
+void PrintTo(const ParseErrorCase& c, std::ostream* os) { *os << c.name; }
+
 class RteFlowParseErrorTest : public ::testing::TestWithParam<ParseErrorCase> {};
 
 TEST_P(RteFlowParseErrorTest, RefusedNamingIndexTypeAndField) {

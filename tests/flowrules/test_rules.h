@@ -3,6 +3,7 @@
 // A catalogue of valid rules that together use every match field, item and action of the
 // flow-rule language; the round-trip and golden tests run over all of them.
 
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -32,5 +33,6 @@ struct InvalidRule {
   std::string message;
 };
 std::vector<InvalidRule> InvalidRules();
+inline void PrintTo(const InvalidRule& r, std::ostream* os) { *os << r.name; }
 
 }  // namespace nicswitch::flowrules::testing
