@@ -32,7 +32,7 @@ std::vector<int> ActionTypes(const rte_flow_action* actions) {
   return types;
 }
 
-TEST(RteFlowTest, EveryCatalogueRuleRoundTrips) {
+TEST(FlowrulesRteFlowTest, EveryCatalogueRuleRoundTrips) {
   for (const auto& named : RuleCatalogue()) {
     SCOPED_TRACE(named.name);
     auto compiled = CompiledRule::Compile(named.rule);
@@ -45,7 +45,7 @@ TEST(RteFlowTest, EveryCatalogueRuleRoundTrips) {
 }
 
 // Round trips of single fields and single actions, one at a time.
-TEST(RteFlowTest, EachFieldAndActionRoundTrips) {
+TEST(FlowrulesRteFlowTest, EachFieldAndActionRoundTrips) {
   std::vector<Rule> rules;
   auto with = [&](auto mutate) {
     Rule r = MinimalRule();
@@ -122,7 +122,7 @@ TEST(RteFlowTest, EachFieldAndActionRoundTrips) {
   }
 }
 
-TEST(RteFlowTest, InvalidRulesDoNotCompile) {
+TEST(FlowrulesRteFlowTest, InvalidRulesDoNotCompile) {
   for (const auto& invalid : InvalidRules()) {
     SCOPED_TRACE(invalid.name);
     auto compiled = CompiledRule::Compile(invalid.rule);
@@ -132,14 +132,14 @@ TEST(RteFlowTest, InvalidRulesDoNotCompile) {
   }
 }
 
-TEST(RteFlowTest, CompileHonoursLimits) {
+TEST(FlowrulesRteFlowTest, CompileHonoursLimits) {
   ValidationLimits limits;
   limits.max_port_id = 0;
   EXPECT_FALSE(CompiledRule::Compile(MinimalRule(), limits).ok());
 }
 
 // The arrays a PMD (or the softasic) sees: item order, network byte order, exact masks.
-TEST(RteFlowTest, VxlanDecapArraysAreWhatAPmdExpects) {
+TEST(FlowrulesRteFlowTest, VxlanDecapArraysAreWhatAPmdExpects) {
   Rule rule;
   for (const auto& named : RuleCatalogue()) {
     if (named.name == "vxlan_decap") rule = named.rule;
@@ -186,7 +186,7 @@ TEST(RteFlowTest, VxlanDecapArraysAreWhatAPmdExpects) {
   EXPECT_EQ(static_cast<const rte_flow_action_ethdev*>(compiled->actions()[2].conf)->port_id, 1);
 }
 
-TEST(RteFlowTest, EncapDefinitionCarriesTheOuterHeaders) {
+TEST(FlowrulesRteFlowTest, EncapDefinitionCarriesTheOuterHeaders) {
   Rule rule;
   for (const auto& named : RuleCatalogue()) {
     if (named.name == "vxlan_encap_ipv4") rule = named.rule;
@@ -216,7 +216,7 @@ TEST(RteFlowTest, EncapDefinitionCarriesTheOuterHeaders) {
   EXPECT_EQ(vxlan->vni[2], 42);
 }
 
-TEST(RteFlowTest, ArraysStayValidAcrossMoves) {
+TEST(FlowrulesRteFlowTest, ArraysStayValidAcrossMoves) {
   std::vector<CompiledRule> compiled;
   std::vector<const rte_flow_item*> patterns;
   for (const auto& named : RuleCatalogue()) {
@@ -258,7 +258,7 @@ struct Arrays {
   }
 };
 
-TEST(RteFlowParseTest, NullMaskMeansDefaultMaskAndVoidIsSkipped) {
+TEST(FlowrulesRteFlowParseTest, NullMaskMeansDefaultMaskAndVoidIsSkipped) {
   rte_flow_item_ipv4 ip{};
   ip.hdr.src_addr = rte_cpu_to_be_32(0x0a000001);
   ip.hdr.dst_addr = rte_cpu_to_be_32(0x0a000002);
@@ -281,7 +281,7 @@ TEST(RteFlowParseTest, NullMaskMeansDefaultMaskAndVoidIsSkipped) {
   EXPECT_EQ(rule->actions, std::vector<Action>{RepresentedPortAction{0}});
 }
 
-TEST(RteFlowParseTest, ItemsWithoutFieldsKeepTheirMeaning) {
+TEST(FlowrulesRteFlowParseTest, ItemsWithoutFieldsKeepTheirMeaning) {
   Arrays a;
   a.Item(RTE_FLOW_ITEM_TYPE_ETH).Item(RTE_FLOW_ITEM_TYPE_IPV6);
   auto rule = a.Parse();
@@ -295,7 +295,7 @@ TEST(RteFlowParseTest, ItemsWithoutFieldsKeepTheirMeaning) {
   EXPECT_FALSE(rule->match.outer.ether_type);
 }
 
-TEST(RteFlowParseTest, PrefixMasks) {
+TEST(FlowrulesRteFlowParseTest, PrefixMasks) {
   rte_flow_item_ipv4 spec{};
   rte_flow_item_ipv4 mask{};
   spec.hdr.dst_addr = rte_cpu_to_be_32(0x0a0000ff);  // host bits outside the mask are ignored
@@ -396,9 +396,9 @@ std::vector<ParseErrorCase> ParseErrorCases() {
 
 void PrintTo(const ParseErrorCase& c, std::ostream* os) { *os << c.name; }
 
-class RteFlowParseErrorTest : public ::testing::TestWithParam<ParseErrorCase> {};
+class FlowrulesRteFlowParseErrorTest : public ::testing::TestWithParam<ParseErrorCase> {};
 
-TEST_P(RteFlowParseErrorTest, RefusedNamingIndexTypeAndField) {
+TEST_P(FlowrulesRteFlowParseErrorTest, RefusedNamingIndexTypeAndField) {
   Arrays a;
   GetParam().build(a);
   auto rule = a.Parse();
@@ -407,7 +407,8 @@ TEST_P(RteFlowParseErrorTest, RefusedNamingIndexTypeAndField) {
   EXPECT_THAT(std::string(rule.status().message()), HasSubstr(GetParam().message));
 }
 
-INSTANTIATE_TEST_SUITE_P(All, RteFlowParseErrorTest, ::testing::ValuesIn(ParseErrorCases()),
+INSTANTIATE_TEST_SUITE_P(All, FlowrulesRteFlowParseErrorTest,
+                         ::testing::ValuesIn(ParseErrorCases()),
                          [](const auto& info) { return info.param.name; });
 
 }  // namespace

@@ -34,7 +34,7 @@ std::string ReadFile(const std::string& path) {
 
 // Golden files hold exactly what ToTestpmd writes (checked by hand against the DPDK 22.11
 // testpmd guide). NICSWITCH_UPDATE_GOLDEN=1 rewrites them.
-TEST(TestpmdTest, GoldenFiles) {
+TEST(FlowrulesTestpmdTest, GoldenFiles) {
   const bool update = std::getenv("NICSWITCH_UPDATE_GOLDEN") != nullptr;
   for (const auto& named : RuleCatalogue()) {
     SCOPED_TRACE(named.name);
@@ -49,7 +49,7 @@ TEST(TestpmdTest, GoldenFiles) {
   }
 }
 
-TEST(TestpmdTest, ExampleFromTheHeader) {
+TEST(FlowrulesTestpmdTest, ExampleFromTheHeader) {
   Rule r;
   r.priority = 1;
   r.match.represented_port = 1;
@@ -61,7 +61,7 @@ TEST(TestpmdTest, ExampleFromTheHeader) {
             "ethdev_port_id 0 / end\n");
 }
 
-TEST(TestpmdTest, PrefixesRenderAsSpecAndMask) {
+TEST(FlowrulesTestpmdTest, PrefixesRenderAsSpecAndMask) {
   Rule r = MinimalRule();
   r.match.outer.ipv4_src = V4("10.0.0.0", 24);
   EXPECT_THAT(ToTestpmd({0, r}), HasSubstr("ipv4 src spec 10.0.0.0 src mask 255.255.255.0 /"));
@@ -70,7 +70,7 @@ TEST(TestpmdTest, PrefixesRenderAsSpecAndMask) {
   EXPECT_THAT(ToTestpmd({0, r}), HasSubstr("ipv6 dst spec 2001:db8:: dst mask ffff:ffff:: /"));
 }
 
-TEST(TestpmdTest, EncapRulesStartWithSetVxlanTosTtl) {
+TEST(FlowrulesTestpmdTest, EncapRulesStartWithSetVxlanTosTtl) {
   for (const auto& named : RuleCatalogue()) {
     if (named.name != "vxlan_encap_ipv6_ttl") continue;
     EXPECT_THAT(ToTestpmd({0, named.rule}),
@@ -81,7 +81,7 @@ TEST(TestpmdTest, EncapRulesStartWithSetVxlanTosTtl) {
   }
 }
 
-TEST(TestpmdTest, InvalidRuleIsNotRendered) {
+TEST(FlowrulesTestpmdTest, InvalidRuleIsNotRendered) {
   Rule r = MinimalRule();
   r.actions.clear();
   EXPECT_EQ(ToTestpmd({0, r}),
@@ -89,7 +89,7 @@ TEST(TestpmdTest, InvalidRuleIsNotRendered) {
 }
 
 // Text a user could type: every assignment form testpmd documents, comments, plain set vxlan.
-TEST(TestpmdTest, ParsesOtherSpellings) {
+TEST(FlowrulesTestpmdTest, ParsesOtherSpellings) {
   struct Case {
     const char* text;
     Rule expected;
@@ -151,9 +151,9 @@ struct TextErrorCase {
 
 void PrintTo(const TextErrorCase& c, std::ostream* os) { *os << c.name; }
 
-class TestpmdErrorTest : public ::testing::TestWithParam<TextErrorCase> {};
+class FlowrulesTestpmdErrorTest : public ::testing::TestWithParam<TextErrorCase> {};
 
-TEST_P(TestpmdErrorTest, RefusedNamingTokenAndPosition) {
+TEST_P(FlowrulesTestpmdErrorTest, RefusedNamingTokenAndPosition) {
   auto parsed = ParseTestpmd(GetParam().text);
   ASSERT_FALSE(parsed.ok());
   EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument) << parsed.status();
@@ -164,7 +164,7 @@ constexpr char kHead[] = "flow create 0 transfer pattern ";
 constexpr char kTail[] = " / end actions represented_port ethdev_port_id 0 / end";
 
 INSTANTIATE_TEST_SUITE_P(
-    All, TestpmdErrorTest,
+    All, FlowrulesTestpmdErrorTest,
     ::testing::ValuesIn(std::vector<TextErrorCase>{
         {"Empty", "# nothing\n", "no flow create command"},
         {"NotACommand", "flow destroy 0 rule 1",
@@ -211,7 +211,7 @@ INSTANTIATE_TEST_SUITE_P(
     }),
     [](const auto& info) { return info.param.name; });
 
-TEST(TestpmdTest, InvalidRulesAreRefusedWhenParsed) {
+TEST(FlowrulesTestpmdTest, InvalidRulesAreRefusedWhenParsed) {
   // Text for an invalid rule (here: no fate action) names the field through Validate.
   for (const auto& invalid : InvalidRules()) {
     if (invalid.name != "TwoFates") continue;
