@@ -26,6 +26,9 @@ Rule MinimalRule();
 
 std::vector<NamedRule> RuleCatalogue();
 
+// Minimal rules that each add one match field or one action (boundary values included).
+std::vector<Rule> SingleFieldRules();
+
 // An invalid rule and the text the error message must contain (the field and the value).
 struct InvalidRule {
   std::string name;

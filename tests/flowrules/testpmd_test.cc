@@ -49,6 +49,17 @@ TEST(FlowrulesTestpmdTest, GoldenFiles) {
   }
 }
 
+TEST(FlowrulesTestpmdTest, EachFieldAndActionRoundTrips) {
+  for (const Rule& rule : testing::SingleFieldRules()) {
+    const TestpmdRule testpmd{7, rule};
+    const std::string text = ToTestpmd(testpmd);
+    SCOPED_TRACE(text);
+    auto parsed = ParseTestpmd(text);
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    EXPECT_EQ(*parsed, testpmd) << parsed->rule.ToString();
+  }
+}
+
 TEST(FlowrulesTestpmdTest, ExampleFromTheHeader) {
   Rule r;
   r.priority = 1;
