@@ -56,9 +56,9 @@ rte_ether_addr ToEther(const MacAddress& mac) {
   return addr;
 }
 
-void Ipv4ToBe(const Ipv4Prefix& p, rte_be32_t& spec, rte_be32_t& mask) {
-  spec = rte_cpu_to_be_32(p.address.value);
-  mask = rte_cpu_to_be_32(internal::Ipv4PrefixMask(p.length));
+rte_be32_t Ipv4Be(const Ipv4Prefix& p) { return rte_cpu_to_be_32(p.address.value); }
+rte_be32_t Ipv4MaskBe(const Ipv4Prefix& p) {
+  return rte_cpu_to_be_32(internal::Ipv4PrefixMask(p.length));
 }
 
 void Ipv6ToBytes(const Ipv6Prefix& p, uint8_t* spec, uint8_t* mask) {
@@ -128,8 +128,14 @@ class PatternBuilder {
         }
       } else {
         auto [spec, mask] = Add<rte_flow_item_ipv4>(RTE_FLOW_ITEM_TYPE_IPV4);
-        if (m.ipv4_src) Ipv4ToBe(*m.ipv4_src, spec->hdr.src_addr, mask->hdr.src_addr);
-        if (m.ipv4_dst) Ipv4ToBe(*m.ipv4_dst, spec->hdr.dst_addr, mask->hdr.dst_addr);
+        if (m.ipv4_src) {
+          spec->hdr.src_addr = Ipv4Be(*m.ipv4_src);
+          mask->hdr.src_addr = Ipv4MaskBe(*m.ipv4_src);
+        }
+        if (m.ipv4_dst) {
+          spec->hdr.dst_addr = Ipv4Be(*m.ipv4_dst);
+          mask->hdr.dst_addr = Ipv4MaskBe(*m.ipv4_dst);
+        }
         if (m.ip_protocol) {
           spec->hdr.next_proto_id = *m.ip_protocol;
           mask->hdr.next_proto_id = 0xff;
