@@ -23,7 +23,7 @@ for f in "$dir"/*.testpmd; do
 done
 echo "flow create 0 transfer pattern eth / ipv4 bogus is 3 / end actions drop / end" >> "$cmds"
 echo "quit" >> "$cmds"
-if ! timeout 60 "$testpmd" --no-huge -m 128 --no-pci --no-telemetry \
+if ! timeout 60 "$testpmd" -l 0,1 --no-huge -m 128 --no-pci --no-telemetry \
     --file-prefix="$prefix" --log-level=lib.eal:error \
     --vdev=net_null0 --vdev=net_null1 --vdev=net_null2 --vdev=net_null3 \
     -- -i --total-num-mbufs=2048 < "$cmds" > "$out" 2>&1; then
