@@ -3,7 +3,8 @@
 # net_null ports that have no rte_flow support: testpmd must parse every `set vxlan-tos-ttl` and
 # `flow create` command (for each flow command the PMD then answers "Function not implemented"),
 # and must refuse one deliberately wrong command ("Bad arguments"), which shows that this check
-# can fail. Exit 77 (skipped) when dpdk-testpmd is not installed.
+# can fail. Both lcores run on CPU 0 (the forwarding one stays idle, nothing is started).
+# Exit 77 (skipped) when dpdk-testpmd is not installed.
 set -eu
 dir=$1
 testpmd=$(command -v dpdk-testpmd || true)
@@ -23,7 +24,7 @@ for f in "$dir"/*.testpmd; do
 done
 echo "flow create 0 transfer pattern eth / ipv4 bogus is 3 / end actions drop / end" >> "$cmds"
 echo "quit" >> "$cmds"
-if ! timeout 60 "$testpmd" -l 0,1 --no-huge -m 128 --no-pci --no-telemetry \
+if ! timeout 60 "$testpmd" --lcores=0@0,1@0 --no-huge -m 128 --no-pci --no-telemetry \
     --file-prefix="$prefix" --log-level=lib.eal:error \
     --vdev=net_null0 --vdev=net_null1 --vdev=net_null2 --vdev=net_null3 \
     -- -i --total-num-mbufs=2048 < "$cmds" > "$out" 2>&1; then
