@@ -13,7 +13,7 @@ PACKAGES=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-scapy python3-grpcio python3-grpc-tools tshark
-  iproute2 procps psmisc util-linux
+  iproute2 procps psmisc util-linux openssl
 )
 
 missing=()

@@ -71,6 +71,8 @@ grpc::Status PolicyServiceImpl::Write(grpc::ServerContext* context, const v1::Wr
                                       v1::WriteResponse* response) {
   PolicyEngine::WriteResult result = engine_.Write(*request);
   response->set_revision(result.revision);
+  // A failed batch has no response message: the revision also travels in the trailers.
+  context->AddTrailingMetadata("nicswitch-revision", absl::StrCat(result.revision));
   if (result.replayed) {
     context->AddTrailingMetadata("nicswitch-replayed", "1");
   }

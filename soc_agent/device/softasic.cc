@@ -51,7 +51,7 @@ namespace {
 
 constexpr uint16_t kBurst = 32;
 constexpr int kMaxJumps = 8;
-constexpr uint32_t kMiss = 0xffffffffu;
+constexpr uint64_t kMissData = ~uint64_t{0};
 constexpr uint32_t kFirstSubtableCapacity = 1024;
 
 // Per rule, per datapath thread. Written only by its thread (relaxed stores), read by control.
@@ -128,6 +128,17 @@ uint16_t FoldSum(uint32_t sum) {
 
 std::atomic<SoftAsic::Impl*> g_telemetry_instance{nullptr};
 
+// The subtable hash: CRC32-C over the compact key's 8-byte words (keys are 16-byte multiples).
+uint32_t SubtableHash(const void* key, uint32_t len, uint32_t init) {
+  const auto* w = static_cast<const uint64_t*>(key);
+  uint32_t h = init;
+  for (uint32_t i = 0; i < len / 8; ++i) {
+    h = rte_hash_crc_8byte(w[i], h);
+  }
+  return h;
+}
+constexpr uint32_t kHashInit = 0x9e3779b9u;
+
 }  // namespace
 
 class SoftAsic::Impl {
@@ -191,11 +202,12 @@ class SoftAsic::Impl {
   uint32_t PollPort(uint32_t slot, uint32_t port);
   void ProcessPackets(uint32_t slot, uint16_t in_port, rte_mbuf** pkts, uint16_t n);
   void Classify(const Snapshot::Group& group, const FlowKey* keys, const uint8_t* idx, uint16_t n,
-                uint32_t* rule_out) const;
+                uint64_t* rule_out) const;
   // Runs a rule's non-fate ops. Returns false when the packet was dropped (freed).
   bool RunOps(Thread& t, uint32_t rule, const ActionProgram& prog, rte_mbuf*& m, FlowKey& key,
               PacketLayout& layout, uint64_t now, uint16_t in_port);
-  void Emit(Thread& t, rte_mbuf* m, const ActionProgram& prog, uint16_t in_port);
+  __attribute__((always_inline)) inline void Emit(Thread& t, rte_mbuf* m, const ActionProgram& prog,
+                                                  uint16_t in_port);
   void EmitMiss(Thread& t, rte_mbuf* m, uint16_t in_port);
   void Flush(Thread& t);
 
@@ -203,7 +215,8 @@ class SoftAsic::Impl {
   absl::Status GrowSubtable(Subtable* st);
   rte_hash* NewHash(uint32_t entries, uint32_t key_len);
   void PublishSnapshot();
-  const ActionProgram* InternProgram(const ActionProgram& program);
+  // Returns the shared copy of `program` and its index in program_table_.
+  std::pair<const ActionProgram*, uint32_t> InternProgram(const ActionProgram& program);
   void ReleaseProgram(const ActionProgram* program);
   void Defer(std::function<void()> fn);
   static void CompactKey(const Subtable& st, const FlowKey& key, uint64_t* out) {
@@ -212,7 +225,11 @@ class SoftAsic::Impl {
     }
   }
   static uint32_t HashKey(const Subtable& st, const uint64_t* ck) {
-    return rte_hash_crc(ck, st.nwords * 8u, 0x9e3779b9u);
+    uint32_t h = kHashInit;
+    for (int i = 0; i < st.nwords; ++i) {
+      h = rte_hash_crc_8byte(ck[i], h);
+    }
+    return h;
   }
 
   static int TelemetryCallback(const char* cmd, const char* params, rte_tel_data* d);
@@ -253,8 +270,11 @@ class SoftAsic::Impl {
   struct ProgramRef {
     ActionProgram* program;
     uint32_t refs;
+    uint32_t index;
   };
   absl::flat_hash_map<std::string, ProgramRef> programs_;
+  const ActionProgram** program_table_ = nullptr;  // index -> program, read by the datapath
+  std::vector<uint32_t> free_program_indices_;
 
   // Meters.
   MeterSlot* meters_ = nullptr;
@@ -292,10 +312,21 @@ absl::Status SoftAsic::Impl::Init() {
   if (rcu_ == nullptr || rte_rcu_qsbr_init(rcu_, num_slots_) != 0) {
     return absl::ResourceExhaustedError("cannot allocate the RCU state");
   }
-  rules_ = static_cast<RuleEntry*>(std::calloc(config_.max_rules, sizeof(RuleEntry)));
+  // Rule-indexed arrays live in EAL memory (hugepages when EAL has them: fewer TLB misses).
+  rules_ = static_cast<RuleEntry*>(
+      rte_zmalloc("softasic_rules", sizeof(RuleEntry) * config_.max_rules, RTE_CACHE_LINE_SIZE));
   if (rules_ == nullptr) {
     return absl::ResourceExhaustedError(
         absl::StrCat("cannot allocate ", config_.max_rules, " rules"));
+  }
+  program_table_ = static_cast<const ActionProgram**>(rte_zmalloc(
+      "softasic_programs", sizeof(const ActionProgram*) * config_.max_rules, RTE_CACHE_LINE_SIZE));
+  if (program_table_ == nullptr) {
+    return absl::ResourceExhaustedError("cannot allocate the program table");
+  }
+  free_program_indices_.resize(config_.max_rules);
+  for (uint32_t i = 0; i < config_.max_rules; ++i) {
+    free_program_indices_[i] = config_.max_rules - 1 - i;
   }
   free_rules_.resize(config_.max_rules);
   for (uint32_t i = 0; i < config_.max_rules; ++i) {
@@ -347,7 +378,8 @@ absl::Status SoftAsic::Impl::Init() {
   const size_t nrep = nports * config_.representor_queues;
   threads_.resize(num_slots_);
   for (auto& t : threads_) {
-    t.rule_stats = static_cast<RuleStats*>(std::calloc(config_.max_rules, sizeof(RuleStats)));
+    t.rule_stats = static_cast<RuleStats*>(rte_zmalloc(
+        "softasic_rule_stats", sizeof(RuleStats) * config_.max_rules, RTE_CACHE_LINE_SIZE));
     if (t.rule_stats == nullptr) {
       return absl::ResourceExhaustedError("cannot allocate rule counters");
     }
@@ -493,7 +525,7 @@ SoftAsic::Impl::~Impl() {
     Reclaim(true);
   }
   for (auto& t : threads_) {
-    std::free(t.rule_stats);
+    rte_free(t.rule_stats);
   }
   for (Subtable* st : subtables_) {
     if (st != nullptr) {
@@ -535,7 +567,8 @@ SoftAsic::Impl::~Impl() {
     }
   }
   rte_mempool_free(pool_);
-  std::free(rules_);
+  rte_free(rules_);
+  rte_free(program_table_);
   rte_free(meters_);
   rte_free(rcu_);
 }
@@ -660,7 +693,7 @@ uint32_t SoftAsic::Impl::PollPort(uint32_t slot, uint32_t port) {
 }
 
 void SoftAsic::Impl::Classify(const Snapshot::Group& group, const FlowKey* keys, const uint8_t* idx,
-                              uint16_t n, uint32_t* rule_out) const {
+                              uint16_t n, uint64_t* rule_out) const {
   uint64_t ck[kBurst][kKeyWords];
   const void* key_ptrs[kBurst];
   hash_sig_t sigs[kBurst];
@@ -668,17 +701,25 @@ void SoftAsic::Impl::Classify(const Snapshot::Group& group, const FlowKey* keys,
   uint8_t map[kBurst];
   uint32_t pending = n == 32 ? 0xffffffffu : ((1u << n) - 1);
   for (uint16_t j = 0; j < n; ++j) {
-    rule_out[j] = kMiss;
+    rule_out[j] = kMissData;
   }
   for (const Subtable* st : group.subtables) {
     if (pending == 0) {
       break;
     }
     int k = 0;
+    const int nwords = st->nwords;
     for (uint32_t bits = pending; bits != 0; bits &= bits - 1) {
       const int j = __builtin_ctz(bits);
-      CompactKey(*st, keys[idx[j]], ck[k]);
-      sigs[k] = HashKey(*st, ck[k]);
+      // Compact key and its CRC in one pass over the subtable's words.
+      const FlowKey& key = keys[idx[j]];
+      uint32_t h = kHashInit;
+      for (int w = 0; w < nwords; ++w) {
+        const uint64_t v = key.w[st->words[w]] & st->cmask[w];
+        ck[k][w] = v;
+        h = rte_hash_crc_8byte(v, h);
+      }
+      sigs[k] = h;
       key_ptrs[k] = ck[k];
       map[k] = static_cast<uint8_t>(j);
       ++k;
@@ -690,7 +731,7 @@ void SoftAsic::Impl::Classify(const Snapshot::Group& group, const FlowKey* keys,
     for (; hits != 0; hits &= hits - 1) {
       const int b = __builtin_ctzll(hits);
       const int j = map[b];
-      rule_out[j] = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(data[b]));
+      rule_out[j] = reinterpret_cast<uintptr_t>(data[b]);
       pending &= ~(1u << j);
     }
   }
@@ -832,7 +873,8 @@ void SoftAsic::Impl::EmitMiss(Thread& t, rte_mbuf* m, uint16_t in_port) {
   t.rep[slot * kBurst + t.rep_n[slot]++] = m;
 }
 
-void SoftAsic::Impl::Emit(Thread& t, rte_mbuf* m, const ActionProgram& prog, uint16_t in_port) {
+inline void SoftAsic::Impl::Emit(Thread& t, rte_mbuf* m, const ActionProgram& prog,
+                                 uint16_t in_port) {
   switch (prog.fate) {
     case Fate::kDrop:
     case Fate::kJump:  // jumps are resolved by the caller
@@ -897,6 +939,9 @@ void SoftAsic::Impl::ProcessPackets(uint32_t slot, uint16_t in_port, rte_mbuf** 
   FlowKey keys[kBurst];
   PacketLayout layouts[kBurst];
   uint32_t group_of[kBurst];
+  for (uint16_t i = 0; i < n; ++i) {
+    rte_prefetch0(pkts[i]);
+  }
   for (uint16_t i = 0; i < n && i < 4; ++i) {
     rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
   }
@@ -917,7 +962,7 @@ void SoftAsic::Impl::ProcessPackets(uint32_t slot, uint16_t in_port, rte_mbuf** 
   }
   uint8_t batch[kBurst];
   uint8_t rest[kBurst];
-  uint32_t rule_of[kBurst];
+  uint64_t rule_of[kBurst];
   for (int round = 0; npending > 0; ++round) {
     // Classify the packets that are in the same group as the first pending one.
     const uint32_t g = group_of[pending[0]];
@@ -934,17 +979,23 @@ void SoftAsic::Impl::ProcessPackets(uint32_t slot, uint16_t in_port, rte_mbuf** 
     if (grp != nullptr) {
       Classify(*grp, keys, batch, nb, rule_of);
     } else {
-      std::fill(rule_of, rule_of + nb, kMiss);
+      std::fill(rule_of, rule_of + nb, kMissData);
+    }
+    // The hash data carries the rule id and its program's index: no lookup in rules_[].
+    for (uint16_t j = 0; j < nb; ++j) {
+      if (rule_of[j] != kMissData) {
+        rte_prefetch0(&t.rule_stats[static_cast<uint32_t>(rule_of[j])]);
+      }
     }
     for (uint16_t j = 0; j < nb; ++j) {
       const uint8_t i = batch[j];
       rte_mbuf* m = pkts[i];
-      const uint32_t rule = rule_of[j];
-      if (rule == kMiss) {
+      if (rule_of[j] == kMissData) {
         EmitMiss(t, m, in_port);
         continue;
       }
-      const ActionProgram& prog = *rules_[rule].program;
+      const uint32_t rule = static_cast<uint32_t>(rule_of[j]);
+      const ActionProgram& prog = *program_table_[rule_of[j] >> 32];
       if (!RunOps(t, rule, prog, m, keys[i], layouts[i], now, in_port)) {
         continue;
       }
@@ -980,8 +1031,8 @@ rte_hash* SoftAsic::Impl::NewHash(uint32_t entries, uint32_t key_len) {
   params.name = name.c_str();
   params.entries = std::max<uint32_t>(entries, 8);
   params.key_len = key_len;
-  params.hash_func = rte_hash_crc;
-  params.hash_func_init_val = 0x9e3779b9u;
+  params.hash_func = SubtableHash;
+  params.hash_func_init_val = kHashInit;
   params.socket_id = static_cast<int>(rte_socket_id());
   params.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
   return rte_hash_create(&params);
@@ -1025,11 +1076,11 @@ absl::StatusOr<Subtable*> SoftAsic::Impl::FindOrAddSubtable(const CompiledFlow& 
       st->words[st->nwords++] = static_cast<uint8_t>(w);
     }
   }
-  if (st->nwords == 0) {
-    // A match-all rule: one word of zero mask keeps the hash key non-empty.
-    st->nwords = 1;
-    st->words[0] = 0;
-    st->cmask[0] = 0;
+  // Keys are a multiple of 16 bytes so that rte_hash compares them with its vector compare
+  // instead of memcmp; the padding word has a zero mask. A match-all rule gets one such word.
+  while (st->nwords == 0 || st->nwords % 2 != 0) {
+    st->cmask[st->nwords] = 0;
+    st->words[st->nwords++] = 0;
   }
   uint16_t id = 0;
   while (id < subtables_.size() && subtables_[id] != nullptr) {
@@ -1070,7 +1121,7 @@ absl::Status SoftAsic::Impl::GrowSubtable(Subtable* st) {
   void* data;
   uint32_t next = 0;
   while (rte_hash_iterate(st->hash, &key, &data, &next) >= 0) {
-    const uint32_t rule = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(data));
+    const uint32_t rule = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(data) & 0xffffffffu);
     const hash_sig_t sig = HashKey(*st, static_cast<const uint64_t*>(key));
     if (rte_hash_add_key_with_hash_data(bigger, key, sig, data) != 0) {
       rte_hash_free(bigger);
@@ -1092,14 +1143,19 @@ absl::Status SoftAsic::Impl::GrowSubtable(Subtable* st) {
   return absl::OkStatus();
 }
 
-const ActionProgram* SoftAsic::Impl::InternProgram(const ActionProgram& program) {
+std::pair<const ActionProgram*, uint32_t> SoftAsic::Impl::InternProgram(
+    const ActionProgram& program) {
   std::string bytes(reinterpret_cast<const char*>(&program), sizeof(program));
-  auto [it, inserted] = programs_.try_emplace(std::move(bytes), ProgramRef{nullptr, 0});
+  auto [it, inserted] = programs_.try_emplace(std::move(bytes), ProgramRef{nullptr, 0, 0});
   if (inserted) {
+    // There are never more programs than rules, and a rule id is free here: so is an index.
     it->second.program = new ActionProgram(program);
+    it->second.index = free_program_indices_.back();
+    free_program_indices_.pop_back();
+    program_table_[it->second.index] = it->second.program;
   }
   it->second.refs++;
-  return it->second.program;
+  return {it->second.program, it->second.index};
 }
 
 void SoftAsic::Impl::ReleaseProgram(const ActionProgram* program) {
@@ -1109,6 +1165,9 @@ void SoftAsic::Impl::ReleaseProgram(const ActionProgram* program) {
     return;
   }
   if (--it->second.refs == 0) {
+    // Called after a grace period: no datapath thread holds the index any more.
+    program_table_[it->second.index] = nullptr;
+    free_program_indices_.push_back(it->second.index);
     delete it->second.program;
     programs_.erase(it);
   }
@@ -1176,20 +1235,20 @@ absl::StatusOr<uint32_t> SoftAsic::Impl::CreateFlow(uint16_t port_id, const rte_
     st = subtables_[st->id];
   }
   const uint32_t rule = free_rules_.back();
-  const ActionProgram* program = InternProgram(flow.program);
+  const auto [program, program_index] = InternProgram(flow.program);
+  void* const data =
+      reinterpret_cast<void*>(static_cast<uintptr_t>((uint64_t{program_index} << 32) | rule));
   // Everything the datapath reads for this rule is written before the key is published.
   for (auto& t : threads_) {
     t.rule_stats[rule] = RuleStats{0, 0, 0};
   }
   rules_[rule] = RuleEntry{program, -1, st->id, 1, 0};
-  int rc = rte_hash_add_key_with_hash_data(st->hash, ck, sig,
-                                           reinterpret_cast<void*>(static_cast<uintptr_t>(rule)));
+  int rc = rte_hash_add_key_with_hash_data(st->hash, ck, sig, data);
   if (rc == -ENOSPC) {
     absl::Status grown = GrowSubtable(st);
     if (grown.ok()) {
       st = subtables_[st->id];
-      rc = rte_hash_add_key_with_hash_data(st->hash, ck, sig,
-                                           reinterpret_cast<void*>(static_cast<uintptr_t>(rule)));
+      rc = rte_hash_add_key_with_hash_data(st->hash, ck, sig, data);
     }
   }
   if (rc != 0) {
@@ -1409,7 +1468,8 @@ SoftAsicTableStats SoftAsic::Impl::TableStats() const {
   }
   s.groups = static_cast<uint32_t>(groups.size());
   s.memory_bytes = hash_bytes + uint64_t{config_.max_rules} * sizeof(RuleEntry) +
-                   uint64_t{config_.max_rules} * sizeof(uint32_t) +  // free list
+                   uint64_t{config_.max_rules} * 2 * sizeof(uint32_t) +  // free lists
+                   uint64_t{config_.max_rules} * sizeof(void*) +         // program table
                    uint64_t{config_.max_rules} * sizeof(RuleStats) * threads_.size() +
                    programs_.size() * (sizeof(ActionProgram) + 64);
   return s;

@@ -54,7 +54,8 @@ bool AllZero(const void* p, size_t n) {
 }
 
 // Refuses a mask that is non-zero outside the supported fields: names the first such field.
-absl::Status CheckMaskedFields(const std::string& where, const void* mask, size_t size,
+template <typename Where>
+absl::Status CheckMaskedFields(const Where& where, const void* mask, size_t size,
                                std::initializer_list<FieldDesc> supported,
                                std::initializer_list<FieldDesc> known) {
   const auto* m = static_cast<const uint8_t*>(mask);
@@ -81,8 +82,8 @@ absl::Status CheckMaskedFields(const std::string& where, const void* mask, size_
     }
     return absl::UnimplementedError(
         name != nullptr
-            ? absl::StrCat(where, ": matching on field ", name, " is not supported")
-            : absl::StrCat(where, ": matching on byte ", i, " of the item is not supported"));
+            ? absl::StrCat(where(), ": matching on field ", name, " is not supported")
+            : absl::StrCat(where(), ": matching on byte ", i, " of the item is not supported"));
   }
   return absl::OkStatus();
 }
@@ -357,14 +358,15 @@ absl::Status BuildRawEncap(const std::string& where, const rte_flow_action_raw_e
   return absl::OkStatus();
 }
 
-absl::Status AddOp(const std::string& where, ActionProgram& program, Op op) {
+template <typename Where>
+absl::Status AddOp(const Where& where, ActionProgram& program, Op op) {
   for (int i = 0; i < program.num_ops; ++i) {
     if (program.ops[i] == op && op != Op::kEncap && op != Op::kRawDecap) {
-      return absl::InvalidArgumentError(absl::StrCat(where, ": duplicate action"));
+      return absl::InvalidArgumentError(absl::StrCat(where(), ": duplicate action"));
     }
   }
   if (program.num_ops == kMaxOps) {
-    return absl::UnimplementedError(absl::StrCat(where, ": more than ", kMaxOps, " actions"));
+    return absl::UnimplementedError(absl::StrCat(where(), ": more than ", kMaxOps, " actions"));
   }
   program.ops[program.num_ops++] = op;
   return absl::OkStatus();
@@ -401,13 +403,14 @@ absl::StatusOr<CompiledFlow> CompileFlow(const rte_flow_attr& attr, const rte_fl
     if (it.type == RTE_FLOW_ITEM_TYPE_VOID) {
       continue;
     }
-    const std::string where = absl::StrCat("pattern[", i, "] (", ItemName(it.type), ")");
+    // Built only when reporting an error: the insert path stays allocation-free.
+    auto where = [&] { return absl::StrCat("pattern[", i, "] (", ItemName(it.type), ")"); };
     if (it.last != nullptr) {
-      return absl::UnimplementedError(absl::StrCat(where, ": ranges (last) are not supported"));
+      return absl::UnimplementedError(absl::StrCat(where(), ": ranges (last) are not supported"));
     }
     auto order = [&](int new_level) -> absl::Status {
       if (new_level <= level) {
-        return absl::InvalidArgumentError(absl::StrCat(where, ": item out of order"));
+        return absl::InvalidArgumentError(absl::StrCat(where(), ": item out of order"));
       }
       level = new_level;
       return absl::OkStatus();
@@ -416,10 +419,10 @@ absl::StatusOr<CompiledFlow> CompileFlow(const rte_flow_attr& attr, const rte_fl
       case RTE_FLOW_ITEM_TYPE_REPRESENTED_PORT:
       case RTE_FLOW_ITEM_TYPE_PORT_ID: {
         if (inner || level != kNone) {
-          return absl::InvalidArgumentError(absl::StrCat(where, ": must precede header items"));
+          return absl::InvalidArgumentError(absl::StrCat(where(), ": must precede header items"));
         }
         if (it.spec == nullptr) {
-          return absl::InvalidArgumentError(absl::StrCat(where, ": needs a spec"));
+          return absl::InvalidArgumentError(absl::StrCat(where(), ": needs a spec"));
         }
         uint32_t port = 0;
         bool full_mask = true;
@@ -435,12 +438,12 @@ absl::StatusOr<CompiledFlow> CompileFlow(const rte_flow_attr& attr, const rte_fl
           full_mask = m->id == 0xffffffff;
         }
         if (!full_mask) {
-          return absl::UnimplementedError(absl::StrCat(where, ": only a full port mask"));
+          return absl::UnimplementedError(absl::StrCat(where(), ": only a full port mask"));
         }
         const int index = port <= 0xffff ? context.port_index(static_cast<uint16_t>(port)) : -1;
         if (index < 0) {
           return absl::NotFoundError(
-              absl::StrCat(where, ": port ", port, " is not a port of this switch"));
+              absl::StrCat(where(), ": port ", port, " is not a port of this switch"));
         }
         const uint16_t value = static_cast<uint16_t>(index);
         const uint16_t mask = 0xffff;
@@ -482,7 +485,8 @@ absl::StatusOr<CompiledFlow> CompileFlow(const rte_flow_attr& attr, const rte_fl
         const auto* m = static_cast<const rte_flow_item_vlan*>(it.mask ? it.mask : &kVlanMask);
         const auto* s = static_cast<const rte_flow_item_vlan*>(it.spec);
         if (m->has_more_vlan) {
-          return absl::UnimplementedError(absl::StrCat(where, ": has_more_vlan is not supported"));
+          return absl::UnimplementedError(
+              absl::StrCat(where(), ": has_more_vlan is not supported"));
         }
         SetField(flow, layer + offsetof(LayerKey, vlan_tci), &s->tci, &m->tci, 2);
         SetField(flow, layer + offsetof(LayerKey, ether_type), &s->inner_type, &m->inner_type, 2);
@@ -588,10 +592,10 @@ absl::StatusOr<CompiledFlow> CompileFlow(const rte_flow_attr& attr, const rte_fl
       }
       case RTE_FLOW_ITEM_TYPE_VXLAN: {
         if (inner) {
-          return absl::UnimplementedError(absl::StrCat(where, ": nested tunnels"));
+          return absl::UnimplementedError(absl::StrCat(where(), ": nested tunnels"));
         }
         if (level > kL4) {
-          return absl::InvalidArgumentError(absl::StrCat(where, ": item out of order"));
+          return absl::InvalidArgumentError(absl::StrCat(where(), ": item out of order"));
         }
         SetFlag(flow, layer, kIsUdp, true);
         SetFlag(flow, layer, kIsVxlan, true);
@@ -600,11 +604,11 @@ absl::StatusOr<CompiledFlow> CompileFlow(const rte_flow_attr& attr, const rte_fl
           const auto* s = static_cast<const rte_flow_item_vxlan*>(it.spec);
           if (m->flags != 0 && (s->flags & m->flags) != (0x08 & m->flags)) {
             return absl::UnimplementedError(
-                absl::StrCat(where, ": only flags 0x08 (I) can be matched"));
+                absl::StrCat(where(), ": only flags 0x08 (I) can be matched"));
           }
           if (!AllZero(m->rsvd0, 3) || m->rsvd1 != 0) {
             return absl::UnimplementedError(
-                absl::StrCat(where, ": matching on reserved fields is not supported"));
+                absl::StrCat(where(), ": matching on reserved fields is not supported"));
           }
           SetField(flow, offsetof(FlowKey, f.meta.vni), s->vni, m->vni, 3);
         }
@@ -615,7 +619,7 @@ absl::StatusOr<CompiledFlow> CompileFlow(const rte_flow_attr& attr, const rte_fl
       }
       case RTE_FLOW_ITEM_TYPE_MARK: {
         if (it.spec == nullptr) {
-          return absl::InvalidArgumentError(absl::StrCat(where, ": needs a spec"));
+          return absl::InvalidArgumentError(absl::StrCat(where(), ": needs a spec"));
         }
         const auto* m = static_cast<const rte_flow_item_mark*>(it.mask ? it.mask : &kMarkMask);
         const auto* s = static_cast<const rte_flow_item_mark*>(it.spec);
@@ -624,19 +628,19 @@ absl::StatusOr<CompiledFlow> CompileFlow(const rte_flow_attr& attr, const rte_fl
       }
       case RTE_FLOW_ITEM_TYPE_TAG: {
         if (it.spec == nullptr) {
-          return absl::InvalidArgumentError(absl::StrCat(where, ": needs a spec"));
+          return absl::InvalidArgumentError(absl::StrCat(where(), ": needs a spec"));
         }
         const auto* m = static_cast<const rte_flow_item_tag*>(it.mask ? it.mask : &kTagMask);
         const auto* s = static_cast<const rte_flow_item_tag*>(it.spec);
         if (m->index != 0xff) {
-          return absl::UnimplementedError(absl::StrCat(where, ": index must be matched exactly"));
+          return absl::UnimplementedError(absl::StrCat(where(), ": index must be matched exactly"));
         }
         SetField(flow, offsetof(FlowKey, f.meta.tag_data), &s->data, &m->data, 4);
         SetField(flow, offsetof(FlowKey, f.meta.tag_index), &s->index, &m->index, 1);
         break;
       }
       default:
-        return absl::UnimplementedError(absl::StrCat(where, ": item not supported"));
+        return absl::UnimplementedError(absl::StrCat(where(), ": item not supported"));
     }
   }
 
@@ -654,10 +658,10 @@ absl::StatusOr<CompiledFlow> CompileFlow(const rte_flow_attr& attr, const rte_fl
     if (a.type == RTE_FLOW_ACTION_TYPE_VOID) {
       continue;
     }
-    const std::string where = absl::StrCat("actions[", i, "] (", ActionName(a.type), ")");
+    auto where = [&] { return absl::StrCat("actions[", i, "] (", ActionName(a.type), ")"); };
     auto need_conf = [&]() -> absl::Status {
       if (a.conf == nullptr) {
-        return absl::InvalidArgumentError(absl::StrCat(where, ": needs a configuration"));
+        return absl::InvalidArgumentError(absl::StrCat(where(), ": needs a configuration"));
       }
       return absl::OkStatus();
     };
@@ -665,7 +669,7 @@ absl::StatusOr<CompiledFlow> CompileFlow(const rte_flow_attr& attr, const rte_fl
       const int index = port_id <= 0xffff ? context.port_index(static_cast<uint16_t>(port_id)) : -1;
       if (index < 0) {
         return absl::NotFoundError(
-            absl::StrCat(where, ": port ", port_id, " is not a port of this switch"));
+            absl::StrCat(where(), ": port ", port_id, " is not a port of this switch"));
       }
       return static_cast<uint16_t>(index);
     };
@@ -681,7 +685,7 @@ absl::StatusOr<CompiledFlow> CompileFlow(const rte_flow_attr& attr, const rte_fl
         RETURN_IF_ERROR(need_conf());
         const auto* c = static_cast<const rte_flow_action_age*>(a.conf);
         if (c->timeout == 0) {
-          return absl::InvalidArgumentError(absl::StrCat(where, ": timeout must be > 0"));
+          return absl::InvalidArgumentError(absl::StrCat(where(), ": timeout must be > 0"));
         }
         program.age_seconds = c->timeout;
         RETURN_IF_ERROR(AddOp(where, program, Op::kAge));
@@ -692,7 +696,8 @@ absl::StatusOr<CompiledFlow> CompileFlow(const rte_flow_attr& attr, const rte_fl
         const auto* c = static_cast<const rte_flow_action_meter*>(a.conf);
         auto index = context.meter_index(c->mtr_id);
         if (!index.ok()) {
-          return absl::NotFoundError(absl::StrCat(where, ": meter ", c->mtr_id, " does not exist"));
+          return absl::NotFoundError(
+              absl::StrCat(where(), ": meter ", c->mtr_id, " does not exist"));
         }
         program.meter_index = *index;
         flow.has_meter = true;
@@ -721,10 +726,10 @@ absl::StatusOr<CompiledFlow> CompileFlow(const rte_flow_attr& attr, const rte_fl
       case RTE_FLOW_ACTION_TYPE_VXLAN_ENCAP: {
         RETURN_IF_ERROR(need_conf());
         if (program.encap_size != 0) {
-          return absl::UnimplementedError(absl::StrCat(where, ": only one encapsulation"));
+          return absl::UnimplementedError(absl::StrCat(where(), ": only one encapsulation"));
         }
         RETURN_IF_ERROR(BuildVxlanEncap(
-            where, static_cast<const rte_flow_action_vxlan_encap*>(a.conf)->definition, program));
+            where(), static_cast<const rte_flow_action_vxlan_encap*>(a.conf)->definition, program));
         RETURN_IF_ERROR(AddOp(where, program, Op::kEncap));
         program.modifies_headers = 1;
         break;
@@ -732,10 +737,10 @@ absl::StatusOr<CompiledFlow> CompileFlow(const rte_flow_attr& attr, const rte_fl
       case RTE_FLOW_ACTION_TYPE_RAW_ENCAP: {
         RETURN_IF_ERROR(need_conf());
         if (program.encap_size != 0) {
-          return absl::UnimplementedError(absl::StrCat(where, ": only one encapsulation"));
+          return absl::UnimplementedError(absl::StrCat(where(), ": only one encapsulation"));
         }
-        RETURN_IF_ERROR(
-            BuildRawEncap(where, *static_cast<const rte_flow_action_raw_encap*>(a.conf), program));
+        RETURN_IF_ERROR(BuildRawEncap(
+            where(), *static_cast<const rte_flow_action_raw_encap*>(a.conf), program));
         RETURN_IF_ERROR(AddOp(where, program, Op::kEncap));
         program.modifies_headers = 1;
         break;
@@ -744,7 +749,7 @@ absl::StatusOr<CompiledFlow> CompileFlow(const rte_flow_attr& attr, const rte_fl
         const size_t flags = offsetof(FlowKey, f.outer.flags);
         if ((reinterpret_cast<const uint8_t*>(&flow.value)[flags] & kIsVxlan) == 0) {
           return absl::InvalidArgumentError(
-              absl::StrCat(where, ": the pattern must match VXLAN (a VXLAN item)"));
+              absl::StrCat(where(), ": the pattern must match VXLAN (a VXLAN item)"));
         }
         RETURN_IF_ERROR(AddOp(where, program, Op::kVxlanDecap));
         program.modifies_headers = 1;
@@ -755,7 +760,7 @@ absl::StatusOr<CompiledFlow> CompileFlow(const rte_flow_attr& attr, const rte_fl
         const auto* c = static_cast<const rte_flow_action_raw_decap*>(a.conf);
         if (c->size == 0 || c->size > 256) {
           return absl::InvalidArgumentError(
-              absl::StrCat(where, ": size ", c->size, " must be 1..256"));
+              absl::StrCat(where(), ": size ", c->size, " must be 1..256"));
         }
         program.raw_decap_size = static_cast<uint16_t>(c->size);
         RETURN_IF_ERROR(AddOp(where, program, Op::kRawDecap));
@@ -787,7 +792,7 @@ absl::StatusOr<CompiledFlow> CompileFlow(const rte_flow_attr& attr, const rte_fl
         program.jump_group = static_cast<const rte_flow_action_jump*>(a.conf)->group;
         if (program.jump_group == flow.group) {
           return absl::InvalidArgumentError(
-              absl::StrCat(where, ": jump to the rule's own group ", flow.group));
+              absl::StrCat(where(), ": jump to the rule's own group ", flow.group));
         }
         program.fate = Fate::kJump;
         ++fates;
@@ -797,7 +802,7 @@ absl::StatusOr<CompiledFlow> CompileFlow(const rte_flow_attr& attr, const rte_fl
         RETURN_IF_ERROR(need_conf());
         const uint16_t q = static_cast<const rte_flow_action_queue*>(a.conf)->index;
         if (q >= context.representor_queues) {
-          return absl::InvalidArgumentError(absl::StrCat(where, ": queue ", q,
+          return absl::InvalidArgumentError(absl::StrCat(where(), ": queue ", q,
                                                          " >= the representor's ",
                                                          context.representor_queues, " queues"));
         }
@@ -807,7 +812,7 @@ absl::StatusOr<CompiledFlow> CompileFlow(const rte_flow_attr& attr, const rte_fl
         break;
       }
       default:
-        return absl::UnimplementedError(absl::StrCat(where, ": action not supported"));
+        return absl::UnimplementedError(absl::StrCat(where(), ": action not supported"));
     }
   }
   if (fates != 1) {

@@ -19,6 +19,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/eal.h"
+#include "flowrules/rule.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/soc_agent/device/flow_builder.h"
@@ -472,6 +473,49 @@ TEST_F(SoftAsicTest, RefusesUnsupportedItemsActionsAndFieldsLikeAPmd) {
     EXPECT_EQ(Install(f).status().code(), absl::StatusCode::kInvalidArgument);
   }
   EXPECT_EQ(sa_->TableStats().rules, 0u);
+}
+
+// The FlowDevice face: a flowrules::Rule compiled by flowrules, executed by the softasic.
+TEST_F(SoftAsicTest, FlowDeviceInstallsCompiledRulesAndReadsCountersInBatches) {
+  StartEal();
+  MakeSwitch();
+  SoftAsicFlowDevice device(*sa_);
+  auto ports = device.ListPorts();
+  ASSERT_TRUE(ports.ok());
+  ASSERT_THAT(*ports, SizeIs(3));
+  EXPECT_EQ((*ports)[0].role, PortRole::kUplink);
+  EXPECT_EQ((*ports)[2].vf_index, 1);
+
+  flowrules::Rule to_uplink;
+  to_uplink.match.represented_port = (*ports)[1].representor_port_id;
+  to_uplink.match.outer.ipv4_dst = flowrules::Ipv4Prefix{flowrules::Ipv4Address{0x0a000002}, 32};
+  to_uplink.match.outer.ip_protocol = 17;
+  to_uplink.match.outer.l4_dst_port = 2000;
+  to_uplink.actions = {flowrules::CountAction{},
+                       flowrules::RepresentedPortAction{(*ports)[0].representor_port_id}};
+  flowrules::Rule to_vf1 = to_uplink;
+  to_vf1.match.outer.l4_dst_port = 2001;
+  to_vf1.actions = {flowrules::RepresentedPortAction{(*ports)[2].representor_port_id}};
+  auto a = device.CreateRule(to_uplink);
+  auto b = device.CreateRule(to_vf1);
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(device.CreateRule(to_uplink).status().code(), absl::StatusCode::kAlreadyExists);
+
+  Udp4 p;
+  const Bytes first = BuildUdp4(p);
+  p.dst_port = 2001;
+  const Bytes second = BuildUdp4(p);
+  Send(vf0_, first, 4);
+  Send(vf0_, second, 2);
+  sa_->PollOnce();
+  EXPECT_THAT(uplink_.Drain(), SizeIs(4));
+  EXPECT_THAT(vf1_.Drain(), ElementsAre(second, second));
+  auto counters = device.QueryCounters({*a, *b});
+  ASSERT_TRUE(counters.ok()) << counters.status();
+  EXPECT_THAT(*counters, ElementsAre(RuleCounters{true, 4, 4 * first.size()}, RuleCounters{}));
+  ASSERT_TRUE(device.DestroyRule(*a).ok());
+  EXPECT_EQ(device.QueryCounters({*b, *a}).status().code(), absl::StatusCode::kNotFound);
 }
 
 // Tests that busy-poll a datapath lcore (registered RUN_SERIAL).
