@@ -17,7 +17,7 @@ namespace {
 
 constexpr char kDefaultGatewayMac[] = "02:00:00:00:00:01";
 constexpr char kDefaultStorePath[] = "/var/lib/nicswitch/policy.db";
-constexpr char kDefaultUnixSocket[] = "/run/nicswitch/agent.sock";
+constexpr char kDefaultUnixSocket[] = "/run/nicswitch/api.sock";
 
 // The agent whose stats the telemetry command reports (one agent per process).
 std::atomic<Agent*> telemetry_agent{nullptr};
