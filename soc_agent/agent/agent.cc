@@ -1,6 +1,8 @@
 #include "soc_agent/agent/agent.h"
 
 #include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
 #include <rte_telemetry.h>
 
 #include <chrono>
@@ -9,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "soc_agent/agent/flow_table_adapter.h"
+#include "soc_agent/device/rte_flow_device.h"
 #include "soc_agent/device/softasic.h"
 #include "spdlog/spdlog.h"
 
@@ -63,9 +66,17 @@ absl::Status ValidateAgentConfig(v1::AgentConfig& config, const TextProtoFile& f
     if (config.softasic().vfs().empty()) {
       return file.FieldError("softasic.vfs", "the soft datapath needs at least one VF port");
     }
+  } else if (config.datapath() == v1::AgentConfig::RTE_FLOW) {
+    if (config.rte_flow().uplink_port().empty()) {
+      return file.FieldError("rte_flow.uplink_port",
+                             "the rte_flow datapath needs the uplink (PF) ethdev name");
+    }
+    if (config.rte_flow().vf_representors().empty()) {
+      return file.FieldError("rte_flow.vf_representors",
+                             "the rte_flow datapath needs at least one VF representor");
+    }
   } else {
-    return file.FieldError("datapath",
-                           "RTE_FLOW is not available in this build of nicswitch-agent; use SOFT");
+    return file.FieldError("datapath", absl::StrCat("unknown datapath ", config.datapath()));
   }
   if (config.slow_path().gateway_mac().empty()) {
     config.mutable_slow_path()->set_gateway_mac(kDefaultGatewayMac);
@@ -106,19 +117,23 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const v1::AgentConfig& conf
   agent->config_ = config;
 
   // The device.
-  device::SoftAsicConfig soft;
-  soft.name = "nsw";
-  soft.uplink.devargs = config.softasic().uplink();
-  for (const std::string& vf : config.softasic().vfs()) {
-    soft.vfs.push_back(device::SoftAsicPortConfig{vf, -1});
+  if (config.datapath() == v1::AgentConfig::RTE_FLOW) {
+    RETURN_IF_ERROR(agent->OpenRteFlowDevice());
+  } else {
+    device::SoftAsicConfig soft;
+    soft.name = "nsw";
+    soft.uplink.devargs = config.softasic().uplink();
+    for (const std::string& vf : config.softasic().vfs()) {
+      soft.vfs.push_back(device::SoftAsicPortConfig{vf, -1});
+    }
+    soft.datapath_lcores.assign(config.softasic().datapath_lcores().begin(),
+                                config.softasic().datapath_lcores().end());
+    if (config.softasic().max_rules() != 0) {
+      soft.max_rules = config.softasic().max_rules();
+    }
+    ASSIGN_OR_RETURN(agent->softasic_, device::SoftAsic::Create(soft));
+    agent->device_ = std::make_unique<device::SoftAsicFlowDevice>(*agent->softasic_);
   }
-  soft.datapath_lcores.assign(config.softasic().datapath_lcores().begin(),
-                              config.softasic().datapath_lcores().end());
-  if (config.softasic().max_rules() != 0) {
-    soft.max_rules = config.softasic().max_rules();
-  }
-  ASSIGN_OR_RETURN(agent->softasic_, device::SoftAsic::Create(soft));
-  agent->device_ = std::make_unique<device::SoftAsicFlowDevice>(*agent->softasic_);
   ASSIGN_OR_RETURN(const std::vector<device::PortInfo> ports, agent->device_->ListPorts());
   slowpath::SwitchPorts switch_ports;
   for (const device::PortInfo& port : ports) {
@@ -183,7 +198,9 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const v1::AgentConfig& conf
     SPDLOG_INFO("underlay from the config written at revision {}", result.revision);
   }
 
-  RETURN_IF_ERROR(agent->softasic_->Start());
+  if (agent->softasic_ != nullptr) {
+    RETURN_IF_ERROR(agent->softasic_->Start());
+  }
   telemetry_agent.store(agent.get());
   rte_telemetry_register_cmd("/nicswitch/slowpath", TelemetrySlowPath,
                              "Slow-path and flow counters of nicswitch-agent. No parameters");
@@ -194,6 +211,64 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const v1::AgentConfig& conf
 }
 
 Agent::~Agent() { Shutdown(); }
+
+absl::Status Agent::OpenRteFlowDevice() {
+  // On a SmartNIC in switchdev mode the PF is the uplink's representor and each VF has a
+  // representor ethdev: the agent exchanges exception packets on them and rules address them.
+  std::vector<std::string> names = {config_.rte_flow().uplink_port()};
+  names.insert(names.end(), config_.rte_flow().vf_representors().begin(),
+               config_.rte_flow().vf_representors().end());
+  const unsigned pool_size = 4096 * static_cast<unsigned>(names.size()) - 1;
+  exception_pool_ = rte_pktmbuf_pool_create("nsw_exceptions", pool_size, 256, 0,
+                                            RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
+  if (exception_pool_ == nullptr) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("cannot create the exception mbuf pool (", pool_size, " mbufs)"));
+  }
+  device::RteFlowDeviceConfig device_config;
+  for (size_t i = 0; i < names.size(); ++i) {
+    uint16_t port = 0;
+    if (rte_eth_dev_get_port_by_name(names[i].c_str(), &port) != 0) {
+      return absl::NotFoundError(absl::StrCat(
+          i == 0 ? "rte_flow.uplink_port" : absl::StrCat("rte_flow.vf_representors[", i - 1, "]"),
+          ": no ethdev named \"", names[i], "\" (probe it with EAL arguments, e.g. -a ",
+          "<pci>,representor=vf[0-3])"));
+    }
+    rte_eth_conf conf{};
+    int rc = rte_eth_dev_configure(port, 1, 1, &conf);
+    if (rc == 0)
+      rc = rte_eth_rx_queue_setup(port, 0, 1024, rte_eth_dev_socket_id(port), nullptr,
+                                  exception_pool_);
+    if (rc == 0) rc = rte_eth_tx_queue_setup(port, 0, 1024, rte_eth_dev_socket_id(port), nullptr);
+    if (rc == 0) rc = rte_eth_dev_start(port);
+    if (rc != 0) {
+      return absl::InternalError(absl::StrCat("ethdev \"", names[i], "\" (port ", port,
+                                              "): cannot start: ", rte_strerror(-rc)));
+    }
+    started_ports_.push_back(port);
+    device::PortInfo info;
+    info.role = i == 0 ? device::PortRole::kUplink : device::PortRole::kVf;
+    info.vf_index = i == 0 ? -1 : static_cast<int>(i - 1);
+    info.port_id = port;
+    info.name = names[i];
+    info.representor_port_id = port;
+    info.representor_name = names[i];
+    device_config.ports.push_back(info);
+  }
+  device_config.port_id = device_config.ports[0].port_id;
+  rte_flow_api_ = device::MakeDpdkRteFlowApi();
+  absl::StatusOr<std::unique_ptr<device::RteFlowDevice>> device =
+      device::RteFlowDevice::Create(*rte_flow_api_, device_config);
+  if (!device.ok()) {
+    return absl::Status(device.status().code(),
+                        absl::StrCat("datapath RTE_FLOW: \"", names[0],
+                                     "\" offers no usable rte_flow transfer switch (use datapath "
+                                     "SOFT on NICs without one): ",
+                                     device.status().message()));
+  }
+  device_ = std::move(*device);
+  return absl::OkStatus();
+}
 
 void Agent::Run(const std::atomic<bool>& stop) {
   using Clock = std::chrono::steady_clock;
@@ -270,7 +345,17 @@ void Agent::Shutdown() {
   flow_table_.reset();
   flows_.reset();
   device_.reset();
+  rte_flow_api_.reset();
   softasic_.reset();
+  for (uint16_t port : started_ports_) {
+    rte_eth_dev_stop(port);
+    rte_eth_dev_close(port);
+  }
+  started_ports_.clear();
+  if (exception_pool_ != nullptr) {
+    rte_mempool_free(exception_pool_);
+    exception_pool_ = nullptr;
+  }
 }
 
 }  // namespace nicswitch::agent

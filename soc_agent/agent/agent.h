@@ -18,9 +18,12 @@
 #include "soc_agent/flows/flow_manager.h"
 #include "soc_agent/slowpath/slow_path.h"
 
+struct rte_mempool;
+
 namespace nicswitch::device {
 class SoftAsic;
-}
+class RteFlowApi;
+}  // namespace nicswitch::device
 
 namespace nicswitch::agent {
 
@@ -48,11 +51,15 @@ class Agent {
 
  private:
   Agent() = default;
+  absl::Status OpenRteFlowDevice();
   void Housekeeping();
   void LogStatus();
 
   v1::AgentConfig config_;
   std::unique_ptr<device::SoftAsic> softasic_;
+  std::unique_ptr<device::RteFlowApi> rte_flow_api_;  // with datapath RTE_FLOW
+  std::vector<uint16_t> started_ports_;               // with datapath RTE_FLOW
+  rte_mempool* exception_pool_ = nullptr;             // with datapath RTE_FLOW
   std::unique_ptr<device::FlowDevice> device_;
   std::unique_ptr<flows::FlowManager> flows_;
   std::unique_ptr<slowpath::SlowPath> slow_path_;

@@ -170,5 +170,40 @@ TEST_F(AgentBinaryTest, ServesTheApiRestoresPolicyOnRestartAndShutsDownCleanly) 
   }
 }
 
+TEST_F(AgentBinaryTest, RteFlowDatapathRefusesPortsWithoutATransferSwitchClearly) {
+  // A missing representor is named; a PMD without rte_flow (net_ring) is refused at start-up
+  // with the reason, and the agent exits non-zero without leaving its socket behind.
+  const std::string eal = R"(eal {
+  args: ["-l", "0", "--no-pci", "--no-huge", "-m", "256", "--no-telemetry",
+         "--vdev", "net_ring0", "--vdev", "net_ring1", "--file-prefix", ")" +
+                          testenv::UniqueFilePrefix("agent-rteflow") + R"("]
+}
+datapath: RTE_FLOW
+api { unix_socket: ")" + socket() +
+                          R"(" }
+store_path: ")" + dir_ + R"(/policy.db"
+)";
+  {
+    const std::string config =
+        WriteConfig("missing.textproto", eal +
+                                             "rte_flow { uplink_port: \"net_ring0\" "
+                                             "vf_representors: \"net_ring7\" }\n");
+    testenv::Subprocess agent(NICSWITCH_AGENT_BINARY, {"--config", config}, dir_ + "/m.log");
+    EXPECT_EQ(agent.Wait(30s), 1);
+    EXPECT_THAT(agent.Log(),
+                HasSubstr("rte_flow.vf_representors[0]: no ethdev named \"net_ring7\""));
+  }
+  const std::string config =
+      WriteConfig("rteflow.textproto", eal +
+                                           "rte_flow { uplink_port: \"net_ring0\" "
+                                           "vf_representors: \"net_ring1\" }\n");
+  testenv::Subprocess agent(NICSWITCH_AGENT_BINARY, {"--config", config}, dir_ + "/r.log");
+  EXPECT_EQ(agent.Wait(30s), 1);
+  EXPECT_THAT(agent.Log(), HasSubstr("datapath RTE_FLOW: \"net_ring0\" offers no usable rte_flow "
+                                     "transfer switch"));
+  EXPECT_THAT(agent.Log(), HasSubstr("rte_flow_pick_transfer_proxy"));
+  EXPECT_FALSE(std::filesystem::exists(socket()));
+}
+
 }  // namespace
 }  // namespace nicswitch
