@@ -99,6 +99,13 @@ PolicyEngine::WriteResult PolicyEngine::Write(const v1::WriteRequest& request) {
                              "updates");
     return result;
   }
+  if (request.request_id().size() > 128) {
+    result.status = TopLevel(
+        google::rpc::INVALID_ARGUMENT,
+        absl::StrCat("request_id is ", request.request_id().size(), " bytes long, at most 128"),
+        "request_id");
+    return result;
+  }
   const bool remember = !request.request_id().empty() && !request.validate_only();
   if (remember) {
     absl::StatusOr<std::optional<store::PolicyStore::RequestRecord>> record =

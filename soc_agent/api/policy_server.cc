@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -74,6 +75,13 @@ absl::StatusOr<std::unique_ptr<PolicyServer>> PolicyServer::Start(
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   if (!options.unix_socket.empty()) {
+    // The socket's directory (e.g. /run/nicswitch) is created when missing.
+    std::error_code error;
+    std::filesystem::path parent = std::filesystem::path(options.unix_socket).parent_path();
+    if (!parent.empty() && !std::filesystem::create_directories(parent, error) && error) {
+      return absl::UnavailableError(
+          absl::StrCat("unix_socket: cannot create \"", parent.string(), "\": ", error.message()));
+    }
     if (unlink(options.unix_socket.c_str()) != 0 && errno != ENOENT) {
       return absl::UnavailableError(absl::StrCat("unix_socket: cannot remove stale \"",
                                                  options.unix_socket,

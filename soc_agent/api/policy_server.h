@@ -22,7 +22,8 @@ namespace nicswitch::api {
 
 struct PolicyServerOptions {
   PolicyEngine::Options engine;
-  // Unix socket path; empty: none. A stale socket file at this path is replaced.
+  // Unix socket path; empty: none. A stale socket file at this path is replaced; a missing
+  // directory is created.
   std::string unix_socket = "/run/nicswitch/api.sock";
   uint32_t unix_socket_mode = 0660;
   // "host:port" for TCP; empty: none. Port 0 picks a free port (see PolicyServer::tcp_port).

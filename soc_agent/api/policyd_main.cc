@@ -11,13 +11,17 @@
 #include <CLI/CLI.hpp>
 
 #include "common/logging.h"
+#include "soc_agent/api/api_config.h"
 #include "soc_agent/api/policy_server.h"
 
 int main(int argc, char** argv) {
   nicswitch::api::PolicyServerOptions options;
   std::string log_level = "info";
+  std::string config_path;
   CLI::App app("nicswitch-policyd: the nicswitch policy API without a datapath");
-  app.add_option("--store", options.engine.store_path, "SQLite policy store file")->required();
+  app.add_option("--config", config_path,
+                 "nicswitch.v1.ApiConfig text file (instead of the options below)");
+  app.add_option("--store", options.engine.store_path, "SQLite policy store file");
   app.add_option("--socket", options.unix_socket, "Unix socket path ('' for none)")
       ->capture_default_str();
   app.add_option("--tcp", options.tcp_address, "TCP address host:port (port 0: any)");
@@ -30,6 +34,21 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  if (!config_path.empty()) {
+    nicswitch::v1::ApiConfig config;
+    auto file = nicswitch::TextProtoFile::Load(config_path, &config);
+    absl::StatusOr<nicswitch::api::PolicyServerOptions> from_config =
+        file.ok() ? nicswitch::api::OptionsFromConfig(config, **file, "")
+                  : absl::StatusOr<nicswitch::api::PolicyServerOptions>(file.status());
+    if (!from_config.ok()) {
+      std::cerr << "nicswitch-policyd: " << from_config.status().message() << "\n";
+      return 2;
+    }
+    options = *from_config;
+  } else if (options.engine.store_path.empty()) {
+    std::cerr << "nicswitch-policyd: --store or --config is required\n";
+    return 2;
+  }
   if (absl::Status status = nicswitch::SetUpLogging("nicswitch-policyd", log_level); !status.ok()) {
     std::cerr << "nicswitch-policyd: " << status.message() << "\n";
     return 2;

@@ -93,10 +93,47 @@ absl::StatusOr<std::unique_ptr<PolicyStore>> PolicyStore::Open(const Options& op
   RETURN_IF_ERROR(store->Prepare(
       "DELETE FROM requests WHERE seq <= (SELECT IFNULL(MAX(seq), 0) FROM requests) - ?1",
       &store->prune_requests_));
+  if (options.checkpoint_interval > absl::ZeroDuration()) {
+    RETURN_IF_ERROR(store->Exec("PRAGMA wal_autocheckpoint=0"));
+    sqlite3* checkpoint_connection = nullptr;
+    if (sqlite3_open_v2(options.path.c_str(), &checkpoint_connection,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+      sqlite3_close(checkpoint_connection);
+      return absl::UnavailableError(
+          absl::StrCat("policy store ", options.path, ": cannot open the checkpoint connection"));
+    }
+    sqlite3_exec(checkpoint_connection, "PRAGMA synchronous=FULL", nullptr, nullptr, nullptr);
+    store->checkpointer_ = std::thread(
+        [s = store.get(), checkpoint_connection] { s->CheckpointLoop(checkpoint_connection); });
+  }
   return store;
 }
 
+void PolicyStore::CheckpointLoop(sqlite3* connection) {
+  for (;;) {
+    {
+      absl::MutexLock lock(&checkpoint_mu_);
+      if (checkpoint_mu_.AwaitWithTimeout(absl::Condition(&stop_checkpoints_),
+                                          options_.checkpoint_interval)) {
+        break;
+      }
+    }
+    // PASSIVE: copies what it can without waiting for, or blocking, the writer.
+    sqlite3_wal_checkpoint_v2(connection, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  }
+  sqlite3_close(connection);
+}
+
 PolicyStore::~PolicyStore() {
+  if (checkpointer_.joinable()) {
+    {
+      absl::MutexLock lock(&checkpoint_mu_);
+      stop_checkpoints_ = true;
+    }
+    checkpointer_.join();
+    // Fold the WAL into the database on a clean close.
+    sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  }
   for (sqlite3_stmt* stmt :
        {put_, delete_, set_revision_, put_request_, find_request_, prune_requests_}) {
     sqlite3_finalize(stmt);

@@ -12,10 +12,13 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "soc_agent/policy/policy_model.h"
 
 struct sqlite3;
@@ -29,6 +32,10 @@ class PolicyStore {
     std::string path;     // database file; created with its directory's permissions
     bool durable = true;  // synchronous=FULL (false: NORMAL, for tests that do not crash)
     size_t request_ids_kept = 10000;
+    // WAL checkpoints run on a background thread (own connection, PASSIVE, so they never block
+    // a commit) at this interval; commits never checkpoint themselves. Zero: commits
+    // checkpoint automatically (SQLite's default, tail latency includes the checkpoint fsync).
+    absl::Duration checkpoint_interval = absl::Milliseconds(200);
   };
 
   // The outcome of a Write that carried a request id.
@@ -79,6 +86,11 @@ class PolicyStore {
   sqlite3_stmt* find_request_ = nullptr;
   sqlite3_stmt* prune_requests_ = nullptr;
   uint64_t requests_since_prune_ = 0;
+
+  void CheckpointLoop(sqlite3* connection);
+  absl::Mutex checkpoint_mu_;
+  bool stop_checkpoints_ ABSL_GUARDED_BY(checkpoint_mu_) = false;
+  std::thread checkpointer_;
 };
 
 }  // namespace nicswitch::store

@@ -394,6 +394,10 @@ TEST_F(PolicyApiTest, RetriedRequestIdIsAppliedOnce) {
   bad.set_request_id("req-2");
   EXPECT_EQ(Write(bad).error_code(), grpc::StatusCode::ALREADY_EXISTS);
   EXPECT_EQ(Write(bad).error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  bad.set_request_id(std::string(129, 'x'));
+  status = Write(bad);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(FieldOf(status), "request_id");
 }
 
 // ----- read -----------------------------------------------------------------------------------

@@ -70,6 +70,7 @@ class TransportTest : public ::testing::Test {
 };
 
 TEST_F(TransportTest, UnixSocketIsMode0660AndRemovedOnShutdown) {
+  options_.unix_socket = dir_ + "/run/nicswitch/api.sock";  // the directory is created
   auto server = PolicyServer::Start(options_);
   ASSERT_TRUE(server.ok()) << server.status();
   struct stat st {};

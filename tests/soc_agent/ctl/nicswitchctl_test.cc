@@ -268,5 +268,11 @@ TEST_F(NicswitchctlTest, FlowsStatusAndWatch) {
   EXPECT_EQ(r.out, "2 PUT vnic vm1\n2 SYNC\n");
 }
 
+TEST_F(NicswitchctlTest, TheShippedExamplePolicyApplies) {
+  CtlRun r = Ctl(absl::StrCat("apply -f ", EXAMPLE_POLICY_PATH));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "applied: 7 inserted, 0 modified, 0 deleted, 0 unchanged; revision 1\n");
+}
+
 }  // namespace
 }  // namespace nicswitch::ctl
