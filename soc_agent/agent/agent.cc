@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "soc_agent/agent/flow_table_adapter.h"
+#include "soc_agent/api/api_config.h"
 #include "soc_agent/device/rte_flow_device.h"
 #include "soc_agent/device/softasic.h"
 #include "spdlog/spdlog.h"
@@ -20,7 +21,6 @@ namespace {
 
 constexpr char kDefaultGatewayMac[] = "02:00:00:00:00:01";
 constexpr char kDefaultStorePath[] = "/var/lib/nicswitch/policy.db";
-constexpr char kDefaultUnixSocket[] = "/run/nicswitch/api.sock";
 
 // The agent whose stats the telemetry command reports (one agent per process).
 std::atomic<Agent*> telemetry_agent{nullptr};
@@ -55,7 +55,8 @@ int TelemetrySlowPath(const char*, const char*, rte_tel_data* data) {
 
 }  // namespace
 
-absl::Status ValidateAgentConfig(v1::AgentConfig& config, const TextProtoFile& file) {
+absl::StatusOr<api::PolicyServerOptions> ValidateAgentConfig(v1::AgentConfig& config,
+                                                             const TextProtoFile& file) {
   if (config.datapath() == v1::AgentConfig::DATAPATH_UNSPECIFIED) {
     config.set_datapath(v1::AgentConfig::SOFT);
   }
@@ -99,20 +100,14 @@ absl::Status ValidateAgentConfig(v1::AgentConfig& config, const TextProtoFile& f
   if (config.slow_path().flow_age_seconds() == 0) {
     config.mutable_slow_path()->set_flow_age_seconds(30);
   }
-  if (config.store_path().empty()) {
-    config.set_store_path(kDefaultStorePath);
+  if (config.api().store_path().empty()) {
+    config.mutable_api()->set_store_path(kDefaultStorePath);
   }
-  if (config.api().unix_socket().empty() && config.api().tcp_address().empty()) {
-    config.mutable_api()->set_unix_socket(kDefaultUnixSocket);
-  }
-  if (!config.api().tcp_address().empty() &&
-      (config.api().tls().cert_file().empty() || config.api().tls().key_file().empty())) {
-    return file.FieldError("api.tls", "TCP needs tls.cert_file and tls.key_file");
-  }
-  return absl::OkStatus();
+  return api::OptionsFromConfig(config.api(), file, "api.");
 }
 
-absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const v1::AgentConfig& config) {
+absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const v1::AgentConfig& config,
+                                                     api::PolicyServerOptions api_options) {
   std::unique_ptr<Agent> agent(new Agent());
   agent->config_ = config;
 
@@ -161,14 +156,7 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const v1::AgentConfig& conf
   agent->flow_table_ = std::make_unique<FlowTableAdapter>(*agent->flows_);
 
   // The policy API; the slow path's replica starts from the restored policy.
-  api::PolicyServerOptions api_options;
-  api_options.engine.store_path = config.store_path();
   api_options.engine.limits.max_vfs = static_cast<uint32_t>(switch_ports.vf.size());
-  api_options.unix_socket = config.api().unix_socket();
-  api_options.tcp_address = config.api().tcp_address();
-  api_options.tls_cert_file = config.api().tls().cert_file();
-  api_options.tls_key_file = config.api().tls().key_file();
-  api_options.tls_client_ca_file = config.api().tls().client_ca_file();
   ASSIGN_OR_RETURN(agent->server_, api::PolicyServer::Start(api_options));
   agent->server_->AttachFlowTable(agent->flow_table_.get());
 
@@ -180,8 +168,8 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const v1::AgentConfig& conf
       &revision);
   const bool has_underlay = std::any_of(snapshot.begin(), snapshot.end(),
                                         [](const v1::Entity& e) { return e.has_underlay(); });
-  SPDLOG_INFO("policy restored from {}: revision {}, {} entities", config.store_path(), revision,
-              snapshot.size());
+  SPDLOG_INFO("policy restored from {}: revision {}, {} entities", api_options.engine.store_path,
+              revision, snapshot.size());
   slow_path->EnqueueBatch(slowpath::SnapshotBatch(std::move(snapshot), revision));
   slow_path->ApplyPendingBatches();
 
@@ -204,9 +192,8 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const v1::AgentConfig& conf
   telemetry_agent.store(agent.get());
   rte_telemetry_register_cmd("/nicswitch/slowpath", TelemetrySlowPath,
                              "Slow-path and flow counters of nicswitch-agent. No parameters");
-  SPDLOG_INFO(
-      "nicswitch-agent running: {} VFs, API on {}", switch_ports.vf.size(),
-      config.api().unix_socket().empty() ? config.api().tcp_address() : config.api().unix_socket());
+  SPDLOG_INFO("nicswitch-agent running: {} VFs, API on {}", switch_ports.vf.size(),
+              api_options.unix_socket.empty() ? api_options.tcp_address : api_options.unix_socket);
   return agent;
 }
 

@@ -29,13 +29,15 @@ namespace nicswitch::agent {
 
 class FlowTableAdapter;
 
-// Checks `config` and fills in defaults. INVALID_ARGUMENT "<file>:<line>:<col>: <field>: ..."
-// for the first problem.
-absl::Status ValidateAgentConfig(v1::AgentConfig& config, const TextProtoFile& file);
+// Checks `config`, fills in defaults and returns the API server's options.
+// INVALID_ARGUMENT "<file>:<line>:<col>: <field>: ..." for the first problem.
+absl::StatusOr<api::PolicyServerOptions> ValidateAgentConfig(v1::AgentConfig& config,
+                                                             const TextProtoFile& file);
 
 class Agent {
  public:
-  static absl::StatusOr<std::unique_ptr<Agent>> Create(const v1::AgentConfig& config);
+  static absl::StatusOr<std::unique_ptr<Agent>> Create(const v1::AgentConfig& config,
+                                                       api::PolicyServerOptions api_options);
   ~Agent();  // Shutdown()
 
   // Runs the slow path and housekeeping on the calling thread until `stop` is true.

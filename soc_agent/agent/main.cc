@@ -40,8 +40,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "nicswitch-agent: %s\n", std::string(file.status().message()).c_str());
     return 2;
   }
-  if (absl::Status status = nicswitch::agent::ValidateAgentConfig(config, **file); !status.ok()) {
-    std::fprintf(stderr, "nicswitch-agent: %s\n", std::string(status.message()).c_str());
+  auto api_options = nicswitch::agent::ValidateAgentConfig(config, **file);
+  if (!api_options.ok()) {
+    std::fprintf(stderr, "nicswitch-agent: %s\n",
+                 std::string(api_options.status().message()).c_str());
     return 2;
   }
   if (check_only) {
@@ -67,7 +69,7 @@ int main(int argc, char** argv) {
 
   int rc = 0;
   {
-    auto agent = nicswitch::agent::Agent::Create(config);
+    auto agent = nicswitch::agent::Agent::Create(config, *api_options);
     if (!agent.ok()) {
       SPDLOG_CRITICAL("start-up failed: {}", agent.status().ToString());
       rc = 1;

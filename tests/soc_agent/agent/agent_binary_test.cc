@@ -46,8 +46,8 @@ underlay {
   uplink_mac: "02:aa:00:00:00:01"
   next_hop_mac: "02:bb:00:00:00:01"
 }
-api { unix_socket: ")" + socket() + R"(" }
-store_path: ")" + dir_ + R"(/policy.db"
+api { unix_socket: ")" + socket() + R"(" store_path: ")" +
+                                              dir_ + R"(/policy.db" }
 )");
   }
 
@@ -76,7 +76,7 @@ TEST_F(AgentBinaryTest, ConfigErrorsNameFileLineAndFieldAndExitNonZero) {
        "bad_gateway.textproto:3:13: slow_path.gateway_mac: \"zz\" is not a MAC address"},
       {"tcp without tls",
        "softasic { uplink: \"a\" vfs: \"b\" }\napi { tcp_address: \"[::]:5000\" }\n",
-       "api.tls: TCP needs"},
+       "api.tls: TCP needs tls.cert_file"},
   };
   for (const Case& c : cases) {
     std::string file = c.name;
@@ -180,8 +180,7 @@ TEST_F(AgentBinaryTest, RteFlowDatapathRefusesPortsWithoutATransferSwitchClearly
 }
 datapath: RTE_FLOW
 api { unix_socket: ")" + socket() +
-                          R"(" }
-store_path: ")" + dir_ + R"(/policy.db"
+                          R"(" store_path: ")" + dir_ + R"(/policy.db" }
 )";
   {
     const std::string config =
