@@ -29,8 +29,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
 #include "soc_agent/device/flow_key.h"
 #include "soc_agent/device/softasic_internal.h"
@@ -126,7 +128,10 @@ uint16_t FoldSum(uint32_t sum) {
   return static_cast<uint16_t>(sum);
 }
 
-std::atomic<SoftAsic::Impl*> g_telemetry_instance{nullptr};
+// The instance the telemetry command reports on. The telemetry thread holds the mutex while it
+// uses the instance; the destructor takes it to unpublish, so an instance never dies mid-report.
+absl::Mutex g_telemetry_mu(absl::kConstInit);
+SoftAsic::Impl* g_telemetry_instance ABSL_GUARDED_BY(g_telemetry_mu) = nullptr;
 
 // The subtable hash: CRC32-C over the compact key's 8-byte words (keys are 16-byte multiples).
 uint32_t SubtableHash(const void* key, uint32_t len, uint32_t init) {
@@ -166,6 +171,9 @@ class SoftAsic::Impl {
   void Reclaim(bool wait);
 
   const std::vector<PortInfo>& ports() const { return ports_; }
+
+  // Serialises control operations with the telemetry thread. Never taken by the datapath.
+  absl::Mutex control_mu_;
   int PortIndex(uint16_t port_id) const {
     return port_id < RTE_MAX_ETHPORTS ? port_index_[port_id] : -1;
   }
@@ -398,6 +406,7 @@ absl::Status SoftAsic::Impl::Init() {
       rte_telemetry_register_cmd("/softasic/stats", &Impl::TelemetryCallback,
                                  "softasic rule table and per-port counters. No parameters.");
     }
+    absl::MutexLock lock(&g_telemetry_mu);
     g_telemetry_instance = this;
   }
   return absl::OkStatus();
@@ -519,8 +528,12 @@ absl::Status SoftAsic::Impl::SetUpPort(const SoftAsicPortConfig& pc, PortRole ro
 
 SoftAsic::Impl::~Impl() {
   Stop();
-  SoftAsic::Impl* self = this;
-  g_telemetry_instance.compare_exchange_strong(self, nullptr);
+  {
+    absl::MutexLock lock(&g_telemetry_mu);
+    if (g_telemetry_instance == this) {
+      g_telemetry_instance = nullptr;
+    }
+  }
   if (rcu_ != nullptr) {
     Reclaim(true);
   }
@@ -1477,14 +1490,18 @@ SoftAsicTableStats SoftAsic::Impl::TableStats() const {
 
 int SoftAsic::Impl::TelemetryCallback(const char* /*cmd*/, const char* /*params*/,
                                       rte_tel_data* d) {
-  Impl* self = g_telemetry_instance.load();
+  absl::MutexLock instance_lock(&g_telemetry_mu);
+  Impl* self = g_telemetry_instance;
   rte_tel_data_start_dict(d);
   if (self == nullptr) {
     return 0;
   }
-  // Telemetry runs on its own thread: table stats read control-thread state without a lock;
-  // the numbers are a best-effort view.
-  const SoftAsicTableStats ts = self->TableStats();
+  SoftAsicTableStats ts;
+  {
+    // Control state changes under control_mu_ (the telemetry thread is a second reader).
+    absl::MutexLock lock(&self->control_mu_);
+    ts = self->TableStats();
+  }
   rte_tel_data_add_dict_u64(d, "rules", ts.rules);
   rte_tel_data_add_dict_u64(d, "capacity", ts.capacity);
   rte_tel_data_add_dict_u64(d, "subtables", ts.subtables);
@@ -1520,32 +1537,52 @@ void SoftAsic::Stop() { impl_->Stop(); }
 absl::StatusOr<uint32_t> SoftAsic::CreateFlow(uint16_t port_id, const rte_flow_attr& attr,
                                               const rte_flow_item* pattern,
                                               const rte_flow_action* actions) {
+  absl::MutexLock lock(&impl_->control_mu_);
   return impl_->CreateFlow(port_id, attr, pattern, actions, true);
 }
 absl::Status SoftAsic::ValidateFlow(uint16_t port_id, const rte_flow_attr& attr,
                                     const rte_flow_item* pattern, const rte_flow_action* actions) {
+  absl::MutexLock lock(&impl_->control_mu_);
   return impl_->CreateFlow(port_id, attr, pattern, actions, false).status();
 }
-absl::Status SoftAsic::DestroyFlow(uint32_t rule_id) { return impl_->DestroyFlow(rule_id); }
+absl::Status SoftAsic::DestroyFlow(uint32_t rule_id) {
+  absl::MutexLock lock(&impl_->control_mu_);
+  return impl_->DestroyFlow(rule_id);
+}
 absl::StatusOr<SoftAsicFlowCounters> SoftAsic::QueryFlow(uint32_t rule_id) const {
+  absl::MutexLock lock(&impl_->control_mu_);
   return impl_->QueryFlow(rule_id);
 }
-std::vector<uint32_t> SoftAsic::CollectAgedFlows() { return impl_->CollectAgedFlows(); }
+std::vector<uint32_t> SoftAsic::CollectAgedFlows() {
+  absl::MutexLock lock(&impl_->control_mu_);
+  return impl_->CollectAgedFlows();
+}
 absl::Status SoftAsic::CreateMeter(uint32_t meter_id, const MeterProfile& profile) {
+  absl::MutexLock lock(&impl_->control_mu_);
   return impl_->CreateMeter(meter_id, profile);
 }
-absl::Status SoftAsic::DestroyMeter(uint32_t meter_id) { return impl_->DestroyMeter(meter_id); }
+absl::Status SoftAsic::DestroyMeter(uint32_t meter_id) {
+  absl::MutexLock lock(&impl_->control_mu_);
+  return impl_->DestroyMeter(meter_id);
+}
 absl::StatusOr<MeterStats> SoftAsic::QueryMeter(uint32_t meter_id) const {
+  absl::MutexLock lock(&impl_->control_mu_);
   return impl_->QueryMeter(meter_id);
 }
 const std::vector<PortInfo>& SoftAsic::ports() const { return impl_->ports(); }
 int SoftAsic::PortIndex(uint16_t port_id) const { return impl_->PortIndex(port_id); }
 SoftAsicPortStats SoftAsic::PortStats(int port_index) const { return impl_->PortStats(port_index); }
-SoftAsicTableStats SoftAsic::TableStats() const { return impl_->TableStats(); }
+SoftAsicTableStats SoftAsic::TableStats() const {
+  absl::MutexLock lock(&impl_->control_mu_);
+  return impl_->TableStats();
+}
 uint32_t SoftAsic::PollOnce() { return impl_->PollOnce(); }
 void SoftAsic::ProcessBurst(uint16_t port_index, rte_mbuf** pkts, uint16_t n) {
   impl_->ProcessBurstFromCaller(port_index, pkts, n);
 }
-void SoftAsic::ReclaimNow() { impl_->Reclaim(true); }
+void SoftAsic::ReclaimNow() {
+  absl::MutexLock lock(&impl_->control_mu_);
+  impl_->Reclaim(true);
+}
 
 }  // namespace nicswitch::device

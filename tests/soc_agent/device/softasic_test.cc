@@ -4,10 +4,14 @@
 #include "soc_agent/device/softasic.h"
 
 #include <rte_cycles.h>
+#include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <array>
 #include <atomic>
@@ -516,6 +520,42 @@ TEST_F(SoftAsicTest, FlowDeviceInstallsCompiledRulesAndReadsCountersInBatches) {
   EXPECT_THAT(*counters, ElementsAre(RuleCounters{true, 4, 4 * first.size()}, RuleCounters{}));
   ASSERT_TRUE(device.DestroyRule(*a).ok());
   EXPECT_EQ(device.QueryCounters({*b, *a}).status().code(), absl::StatusCode::kNotFound);
+}
+
+// The DPDK telemetry command, read over EAL's telemetry socket like dpdk-telemetry.py does.
+TEST_F(SoftAsicTest, TelemetryCommandReportsTableAndPortCounters) {
+  // TestEalArgs turns telemetry off; this test needs it on.
+  ASSERT_TRUE(InitEal("softasic_test",
+                      {"-l", "0", "--no-pci", "--no-huge", "-m", "256", "--file-prefix",
+                       testenv::UniqueFilePrefix("softasic_tel"), "--log-level=lib.eal:warning"})
+                  .ok());
+  pool_ = rte_pktmbuf_pool_create("test_pool", 4095, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+  ASSERT_NE(pool_, nullptr);
+  MakeSwitch();
+  FlowBuilder f;
+  f.InPort(Rep(1)).Eth().Ipv4Dst(0x0a000002).ToPort(Rep(0));
+  ASSERT_TRUE(Install(f).ok());
+  Send(vf0_, BuildUdp4(Udp4{}), 3);
+  sa_->PollOnce();
+
+  const std::string path = absl::StrCat(rte_eal_get_runtime_dir(), "/dpdk_telemetry.v2");
+  const int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0) << path;
+  char buf[16384];
+  ASSERT_GT(read(fd, buf, sizeof(buf)), 0);  // the greeting
+  const std::string cmd = "/softasic/stats";
+  ASSERT_EQ(write(fd, cmd.data(), cmd.size()), static_cast<ssize_t>(cmd.size()));
+  const ssize_t n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  ASSERT_GT(n, 0);
+  const std::string reply(buf, static_cast<size_t>(n));
+  EXPECT_THAT(reply, HasSubstr("\"/softasic/stats\":{\"rules\":1,"));
+  EXPECT_THAT(reply, HasSubstr("\"port1_rx\":3"));
+  EXPECT_THAT(reply, HasSubstr("\"port0_tx\":3"));
 }
 
 // Tests that busy-poll a datapath lcore (registered RUN_SERIAL).
