@@ -52,7 +52,8 @@ using softasic_internal::PacketLayout;
 namespace {
 
 constexpr uint16_t kBurst = 32;
-constexpr int kMaxJumps = 8;
+constexpr int kMaxJumps = 8;  // a packet jumping more often is dropped (a loop of JUMP rules)
+std::atomic<uint64_t> g_hash_names{0};  // rte_hash names are process-global
 constexpr uint64_t kMissData = ~uint64_t{0};
 constexpr uint32_t kFirstSubtableCapacity = 1024;
 
@@ -273,7 +274,6 @@ class SoftAsic::Impl {
   std::vector<Subtable*> subtables_;  // by id (nullptr = free)
   absl::flat_hash_map<std::string, uint16_t> subtable_by_mask_;
   std::atomic<const Snapshot*> snapshot_{nullptr};
-  uint64_t hash_generation_ = 0;
 
   struct ProgramRef {
     ActionProgram* program;
@@ -976,7 +976,8 @@ void SoftAsic::Impl::ProcessPackets(uint32_t slot, uint16_t in_port, rte_mbuf** 
   uint8_t batch[kBurst];
   uint8_t rest[kBurst];
   uint64_t rule_of[kBurst];
-  for (int round = 0; npending > 0; ++round) {
+  uint8_t jumps[kBurst] = {};
+  while (npending > 0) {
     // Classify the packets that are in the same group as the first pending one.
     const uint32_t g = group_of[pending[0]];
     uint16_t nb = 0;
@@ -1014,7 +1015,7 @@ void SoftAsic::Impl::ProcessPackets(uint32_t slot, uint16_t in_port, rte_mbuf** 
       }
       pkts[i] = m;
       if (prog.fate == Fate::kJump) {
-        if (round + 1 >= kMaxJumps * 4) {
+        if (++jumps[i] > kMaxJumps) {
           Add(t.ports[in_port].drops, 1);  // jump loop
           rte_pktmbuf_free(m);
           continue;
@@ -1038,8 +1039,7 @@ void SoftAsic::Impl::ProcessPackets(uint32_t slot, uint16_t in_port, rte_mbuf** 
 // Control: classifier maintenance
 
 rte_hash* SoftAsic::Impl::NewHash(uint32_t entries, uint32_t key_len) {
-  const std::string name =
-      absl::StrCat("sa", hash_generation_++, "_", reinterpret_cast<uintptr_t>(this) & 0xffffff);
+  const std::string name = absl::StrCat("softasic_h", g_hash_names.fetch_add(1));
   rte_hash_parameters params{};
   params.name = name.c_str();
   params.entries = std::max<uint32_t>(entries, 8);

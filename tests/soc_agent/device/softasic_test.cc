@@ -262,6 +262,24 @@ TEST_F(SoftAsicTest, JumpContinuesInTheTargetGroupWithMarkAndRewrites) {
   EXPECT_THAT(marks, ElementsAre(7u));
 }
 
+TEST_F(SoftAsicTest, JumpLoopDropsThePacketInsteadOfSpinning) {
+  StartEal();
+  MakeSwitch();
+  FlowBuilder g0;
+  g0.InPort(Rep(1)).Eth().Jump(1);
+  FlowBuilder g1;
+  g1.Group(1).Eth().Jump(2);
+  FlowBuilder g2;
+  g2.Group(2).Eth().Jump(1);
+  ASSERT_TRUE(Install(g0).ok());
+  ASSERT_TRUE(Install(g1).ok());
+  ASSERT_TRUE(Install(g2).ok());
+  Send(vf0_, BuildUdp4(Udp4{}), 5);
+  sa_->PollOnce();
+  EXPECT_EQ(sa_->PortStats(1).drops, 5u);
+  EXPECT_THAT(ReadRepresentor(Rep(1)), IsEmpty());
+}
+
 TEST_F(SoftAsicTest, VxlanEncapIsDecodedCorrectlyByTshark) {
   StartEal();
   const std::string dir = testenv::TestTempDir("softasic_encap");
