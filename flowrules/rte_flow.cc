@@ -56,9 +56,9 @@ rte_ether_addr ToEther(const MacAddress& mac) {
   return addr;
 }
 
-void Ipv4ToBe(const Ipv4Prefix& p, rte_be32_t& spec, rte_be32_t& mask) {
-  spec = rte_cpu_to_be_32(p.address.value);
-  mask = rte_cpu_to_be_32(internal::Ipv4PrefixMask(p.length));
+rte_be32_t Ipv4Be(const Ipv4Prefix& p) { return rte_cpu_to_be_32(p.address.value); }
+rte_be32_t Ipv4MaskBe(const Ipv4Prefix& p) {
+  return rte_cpu_to_be_32(internal::Ipv4PrefixMask(p.length));
 }
 
 void Ipv6ToBytes(const Ipv6Prefix& p, uint8_t* spec, uint8_t* mask) {
@@ -128,8 +128,14 @@ class PatternBuilder {
         }
       } else {
         auto [spec, mask] = Add<rte_flow_item_ipv4>(RTE_FLOW_ITEM_TYPE_IPV4);
-        if (m.ipv4_src) Ipv4ToBe(*m.ipv4_src, spec->hdr.src_addr, mask->hdr.src_addr);
-        if (m.ipv4_dst) Ipv4ToBe(*m.ipv4_dst, spec->hdr.dst_addr, mask->hdr.dst_addr);
+        if (m.ipv4_src) {
+          spec->hdr.src_addr = Ipv4Be(*m.ipv4_src);
+          mask->hdr.src_addr = Ipv4MaskBe(*m.ipv4_src);
+        }
+        if (m.ipv4_dst) {
+          spec->hdr.dst_addr = Ipv4Be(*m.ipv4_dst);
+          mask->hdr.dst_addr = Ipv4MaskBe(*m.ipv4_dst);
+        }
         if (m.ip_protocol) {
           spec->hdr.next_proto_id = *m.ip_protocol;
           mask->hdr.next_proto_id = 0xff;
@@ -364,111 +370,68 @@ constexpr int kMaxItems = 256;
 constexpr int kMaxEncapItems = 16;
 
 const char* ItemTypeName(int type) {
-  switch (type) {
-    case RTE_FLOW_ITEM_TYPE_END:
-      return "END";
-    case RTE_FLOW_ITEM_TYPE_VOID:
-      return "VOID";
-    case RTE_FLOW_ITEM_TYPE_INVERT:
-      return "INVERT";
-    case RTE_FLOW_ITEM_TYPE_ANY:
-      return "ANY";
-    case RTE_FLOW_ITEM_TYPE_PORT_ID:
-      return "PORT_ID";
-    case RTE_FLOW_ITEM_TYPE_RAW:
-      return "RAW";
-    case RTE_FLOW_ITEM_TYPE_ETH:
-      return "ETH";
-    case RTE_FLOW_ITEM_TYPE_VLAN:
-      return "VLAN";
-    case RTE_FLOW_ITEM_TYPE_IPV4:
-      return "IPV4";
-    case RTE_FLOW_ITEM_TYPE_IPV6:
-      return "IPV6";
-    case RTE_FLOW_ITEM_TYPE_ICMP:
-      return "ICMP";
-    case RTE_FLOW_ITEM_TYPE_UDP:
-      return "UDP";
-    case RTE_FLOW_ITEM_TYPE_TCP:
-      return "TCP";
-    case RTE_FLOW_ITEM_TYPE_SCTP:
-      return "SCTP";
-    case RTE_FLOW_ITEM_TYPE_VXLAN:
-      return "VXLAN";
-    case RTE_FLOW_ITEM_TYPE_MPLS:
-      return "MPLS";
-    case RTE_FLOW_ITEM_TYPE_GRE:
-      return "GRE";
-    case RTE_FLOW_ITEM_TYPE_GENEVE:
-      return "GENEVE";
-    case RTE_FLOW_ITEM_TYPE_VXLAN_GPE:
-      return "VXLAN_GPE";
-    case RTE_FLOW_ITEM_TYPE_ICMP6:
-      return "ICMP6";
-    case RTE_FLOW_ITEM_TYPE_MARK:
-      return "MARK";
-    case RTE_FLOW_ITEM_TYPE_META:
-      return "META";
-    case RTE_FLOW_ITEM_TYPE_TAG:
-      return "TAG";
-    case RTE_FLOW_ITEM_TYPE_PORT_REPRESENTOR:
-      return "PORT_REPRESENTOR";
-    case RTE_FLOW_ITEM_TYPE_REPRESENTED_PORT:
-      return "REPRESENTED_PORT";
-    default:
-      return nullptr;
+  static constexpr std::pair<int, const char*> kNames[] = {
+      {RTE_FLOW_ITEM_TYPE_END, "END"},
+      {RTE_FLOW_ITEM_TYPE_VOID, "VOID"},
+      {RTE_FLOW_ITEM_TYPE_INVERT, "INVERT"},
+      {RTE_FLOW_ITEM_TYPE_ANY, "ANY"},
+      {RTE_FLOW_ITEM_TYPE_PORT_ID, "PORT_ID"},
+      {RTE_FLOW_ITEM_TYPE_RAW, "RAW"},
+      {RTE_FLOW_ITEM_TYPE_ETH, "ETH"},
+      {RTE_FLOW_ITEM_TYPE_VLAN, "VLAN"},
+      {RTE_FLOW_ITEM_TYPE_IPV4, "IPV4"},
+      {RTE_FLOW_ITEM_TYPE_IPV6, "IPV6"},
+      {RTE_FLOW_ITEM_TYPE_ICMP, "ICMP"},
+      {RTE_FLOW_ITEM_TYPE_UDP, "UDP"},
+      {RTE_FLOW_ITEM_TYPE_TCP, "TCP"},
+      {RTE_FLOW_ITEM_TYPE_SCTP, "SCTP"},
+      {RTE_FLOW_ITEM_TYPE_VXLAN, "VXLAN"},
+      {RTE_FLOW_ITEM_TYPE_MPLS, "MPLS"},
+      {RTE_FLOW_ITEM_TYPE_GRE, "GRE"},
+      {RTE_FLOW_ITEM_TYPE_GENEVE, "GENEVE"},
+      {RTE_FLOW_ITEM_TYPE_VXLAN_GPE, "VXLAN_GPE"},
+      {RTE_FLOW_ITEM_TYPE_ICMP6, "ICMP6"},
+      {RTE_FLOW_ITEM_TYPE_MARK, "MARK"},
+      {RTE_FLOW_ITEM_TYPE_META, "META"},
+      {RTE_FLOW_ITEM_TYPE_TAG, "TAG"},
+      {RTE_FLOW_ITEM_TYPE_PORT_REPRESENTOR, "PORT_REPRESENTOR"},
+      {RTE_FLOW_ITEM_TYPE_REPRESENTED_PORT, "REPRESENTED_PORT"},
+  };
+  for (const auto& [value, name] : kNames) {
+    if (value == type) return name;
   }
+  return nullptr;
 }
 
 const char* ActionTypeName(int type) {
-  switch (type) {
-    case RTE_FLOW_ACTION_TYPE_END:
-      return "END";
-    case RTE_FLOW_ACTION_TYPE_VOID:
-      return "VOID";
-    case RTE_FLOW_ACTION_TYPE_PASSTHRU:
-      return "PASSTHRU";
-    case RTE_FLOW_ACTION_TYPE_JUMP:
-      return "JUMP";
-    case RTE_FLOW_ACTION_TYPE_MARK:
-      return "MARK";
-    case RTE_FLOW_ACTION_TYPE_FLAG:
-      return "FLAG";
-    case RTE_FLOW_ACTION_TYPE_QUEUE:
-      return "QUEUE";
-    case RTE_FLOW_ACTION_TYPE_DROP:
-      return "DROP";
-    case RTE_FLOW_ACTION_TYPE_COUNT:
-      return "COUNT";
-    case RTE_FLOW_ACTION_TYPE_RSS:
-      return "RSS";
-    case RTE_FLOW_ACTION_TYPE_PORT_ID:
-      return "PORT_ID";
-    case RTE_FLOW_ACTION_TYPE_METER:
-      return "METER";
-    case RTE_FLOW_ACTION_TYPE_VXLAN_ENCAP:
-      return "VXLAN_ENCAP";
-    case RTE_FLOW_ACTION_TYPE_VXLAN_DECAP:
-      return "VXLAN_DECAP";
-    case RTE_FLOW_ACTION_TYPE_RAW_ENCAP:
-      return "RAW_ENCAP";
-    case RTE_FLOW_ACTION_TYPE_RAW_DECAP:
-      return "RAW_DECAP";
-    case RTE_FLOW_ACTION_TYPE_SET_MAC_SRC:
-      return "SET_MAC_SRC";
-    case RTE_FLOW_ACTION_TYPE_SET_MAC_DST:
-      return "SET_MAC_DST";
-    case RTE_FLOW_ACTION_TYPE_DEC_TTL:
-      return "DEC_TTL";
-    case RTE_FLOW_ACTION_TYPE_AGE:
-      return "AGE";
-    case RTE_FLOW_ACTION_TYPE_PORT_REPRESENTOR:
-      return "PORT_REPRESENTOR";
-    case RTE_FLOW_ACTION_TYPE_REPRESENTED_PORT:
-      return "REPRESENTED_PORT";
-    default:
-      return nullptr;
+  static constexpr std::pair<int, const char*> kNames[] = {
+      {RTE_FLOW_ACTION_TYPE_END, "END"},
+      {RTE_FLOW_ACTION_TYPE_VOID, "VOID"},
+      {RTE_FLOW_ACTION_TYPE_PASSTHRU, "PASSTHRU"},
+      {RTE_FLOW_ACTION_TYPE_JUMP, "JUMP"},
+      {RTE_FLOW_ACTION_TYPE_MARK, "MARK"},
+      {RTE_FLOW_ACTION_TYPE_FLAG, "FLAG"},
+      {RTE_FLOW_ACTION_TYPE_QUEUE, "QUEUE"},
+      {RTE_FLOW_ACTION_TYPE_DROP, "DROP"},
+      {RTE_FLOW_ACTION_TYPE_COUNT, "COUNT"},
+      {RTE_FLOW_ACTION_TYPE_RSS, "RSS"},
+      {RTE_FLOW_ACTION_TYPE_PORT_ID, "PORT_ID"},
+      {RTE_FLOW_ACTION_TYPE_METER, "METER"},
+      {RTE_FLOW_ACTION_TYPE_VXLAN_ENCAP, "VXLAN_ENCAP"},
+      {RTE_FLOW_ACTION_TYPE_VXLAN_DECAP, "VXLAN_DECAP"},
+      {RTE_FLOW_ACTION_TYPE_RAW_ENCAP, "RAW_ENCAP"},
+      {RTE_FLOW_ACTION_TYPE_RAW_DECAP, "RAW_DECAP"},
+      {RTE_FLOW_ACTION_TYPE_SET_MAC_SRC, "SET_MAC_SRC"},
+      {RTE_FLOW_ACTION_TYPE_SET_MAC_DST, "SET_MAC_DST"},
+      {RTE_FLOW_ACTION_TYPE_DEC_TTL, "DEC_TTL"},
+      {RTE_FLOW_ACTION_TYPE_AGE, "AGE"},
+      {RTE_FLOW_ACTION_TYPE_PORT_REPRESENTOR, "PORT_REPRESENTOR"},
+      {RTE_FLOW_ACTION_TYPE_REPRESENTED_PORT, "REPRESENTED_PORT"},
+  };
+  for (const auto& [value, name] : kNames) {
+    if (value == type) return name;
   }
+  return nullptr;
 }
 
 // Item and action types are read as plain ints: arrays from elsewhere (or a fuzzer) may hold

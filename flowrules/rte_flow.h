@@ -21,11 +21,29 @@ namespace nicswitch::flowrules {
 // every spec, mask and configuration the arrays point to; the pointers stay valid for the
 // object's lifetime and across moves (storage is heap-allocated and never reallocated).
 //
-// Pattern: [PORT_ID-style REPRESENTED_PORT] ETH [VLAN] [IPV4|IPV6] [TCP|UDP|ICMP]
-//          [VXLAN ETH [VLAN] [IPV4|IPV6] [TCP|UDP|ICMP]] [MARK] [TAG] END.
-// Items are emitted only as deep as the match needs; masks are exactly the set fields.
-// Actions appear in the rule's order, then END. VXLAN_ENCAP carries a definition pattern
-// ETH / IPV4|IPV6 / UDP / VXLAN / END.
+// Attr: group, priority and exactly one of ingress / egress / transfer.
+// Pattern: [REPRESENTED_PORT] ETH [VLAN] [IPV4|IPV6] [TCP|UDP|ICMP|ICMP6]
+//          [VXLAN [ETH [VLAN] [IPV4|IPV6] [TCP|UDP|ICMP|ICMP6]]] [MARK] [TAG] END.
+//  - The outer ETH is always there; the inner ETH only when the inner layer matches something.
+//  - An item with no matched field has spec = mask = NULL (matches any such header); otherwise
+//    spec and mask are both set, the mask holding exactly the matched fields (all ones; IP
+//    addresses: the prefix). All header fields are in network byte order as in the DPDK
+//    structs; REPRESENTED_PORT / MARK / TAG are host order. `last` is always NULL.
+//  - ether_type goes into ETH.type, or into VLAN.inner_type when the layer has a VLAN (VLAN
+//    mask: tci 0x0fff = the VID).
+//  - The IP item is present when the layer matches an address or ip_protocol (or has an L4
+//    item outside a VXLAN outer layer); IPv6 when ipv6 fields are set or ether_type is
+//    0x86dd, else IPv4. ip_protocol goes into the IP item even when an L4 item follows.
+//  - The L4 item is present when ports or ICMP fields are matched: TCP/UDP by ip_protocol,
+//    ICMP (proto 1) or ICMP6 (proto 58). In the outer layer of a VXLAN rule a UDP item is
+//    always present (spec NULL unless ports are matched; no implicit 4789).
+//  - VXLAN: spec NULL for any VNI, else vni[3] with a full mask.
+// Actions appear in the rule's order, then END. DROP, COUNT, VXLAN_DECAP, DEC_TTL have conf
+// NULL; the others point to their rte_flow_action_* conf. VXLAN_ENCAP carries a definition
+// ETH / IPV4|IPV6 / UDP / VXLAN / END whose specs hold the complete outer headers (masks NULL):
+// ETH type 0x0800/0x86dd, IPv4 version_ihl 0x45 + TTL + proto 17 (IPv6: version 6, hop limit,
+// proto 17), UDP ports, VXLAN flags 0x08 + VNI; lengths and checksums are left 0 for the
+// datapath to fill in.
 class CompiledRule {
  public:
   // Validates (flowrules::Validate) and compiles. INVALID_ARGUMENT as Validate reports it.

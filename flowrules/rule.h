@@ -266,8 +266,8 @@ struct Rule {
   std::vector<Action> actions;
 
   // Stable one-line text, e.g.
-  // "transfer group 0 prio 1 match port=1 ipv4_dst=10.0.0.2/32 udp_dst=53 actions count
-  //  represented_port=0". Equal rules give equal text; the format does not change between
+  // "transfer group 0 prio 1 match port=1 ipv4_dst=10.0.0.2/32 ip_proto=17 udp_dst=53 actions
+  //  count represented_port=0". Equal rules give equal text; the format does not change between
   //  releases (tests and logs rely on it).
   std::string ToString() const;
 
@@ -290,7 +290,13 @@ struct ValidationLimits {
 // (represented_port); contiguous prefix masks with zero host bits; ports, groups and queues in
 // range; VNI within 24 bits; age > 0; L4 ports only with TCP/UDP; ICMP fields only with ICMP;
 // IPv4 and IPv6 fields not mixed in one layer; inner fields only with vxlan; no duplicate
-// non-fate actions.
+// non-fate actions. Also: prefix length 1..max (a /0 must be left unset); vlan_id <= 4095;
+// ether_type consistent with the layer's IP fields (0x0800/0x86dd when ip_protocol is set or
+// under vxlan); ip_protocol 17 (or unset) in a VXLAN outer layer, where L4 ports mean UDP;
+// ICMP fields with ip_protocol 1 on IPv4 or 58 on IPv6 (a layer with no address and no
+// ether_type is IPv4); age and VNI within 24 bits; encap udp_src, udp_dst and ttl non-zero;
+// jump not to the rule's own group; represented_port match, represented_port and
+// port_representor actions only on transfer rules; queue only on ingress rules.
 absl::Status Validate(const Rule& rule, const ValidationLimits& limits = {});
 
 // ---- hashing (needs the variant's alternatives to be hashable) ------------------------------

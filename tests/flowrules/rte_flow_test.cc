@@ -32,7 +32,7 @@ std::vector<int> ActionTypes(const rte_flow_action* actions) {
   return types;
 }
 
-TEST(RteFlowTest, EveryCatalogueRuleRoundTrips) {
+TEST(FlowrulesRteFlowTest, EveryCatalogueRuleRoundTrips) {
   for (const auto& named : RuleCatalogue()) {
     SCOPED_TRACE(named.name);
     auto compiled = CompiledRule::Compile(named.rule);
@@ -45,73 +45,8 @@ TEST(RteFlowTest, EveryCatalogueRuleRoundTrips) {
 }
 
 // Round trips of single fields and single actions, one at a time.
-TEST(RteFlowTest, EachFieldAndActionRoundTrips) {
-  std::vector<Rule> rules;
-  auto with = [&](auto mutate) {
-    Rule r = MinimalRule();
-    mutate(r);
-    rules.push_back(r);
-  };
-  with([](Rule& r) { r.match.outer.eth_src = Mac("01:02:03:04:05:06"); });
-  with([](Rule& r) { r.match.outer.eth_dst = Mac("01:02:03:04:05:06"); });
-  with([](Rule& r) { r.match.outer.ether_type = 0x88cc; });
-  with([](Rule& r) { r.match.outer.ether_type = 0x86dd; });
-  with([](Rule& r) { r.match.outer.vlan_id = 0; });
-  with([](Rule& r) { r.match.outer.vlan_id = 4095; });
-  with([](Rule& r) { r.match.outer.ipv4_src = V4("128.0.0.0", 1); });
-  with([](Rule& r) { r.match.outer.ipv4_dst = V4("10.0.0.0", 8); });
-  with([](Rule& r) { r.match.outer.ipv6_src = testing::V6("fe80::", 10); });
-  with([](Rule& r) { r.match.outer.ipv6_dst = testing::V6("::1"); });
-  with([](Rule& r) { r.match.outer.ip_protocol = 47; });
-  with([](Rule& r) {
-    r.match.outer.ether_type = 0x86dd;
-    r.match.outer.ip_protocol = 17;
-  });
-  with([](Rule& r) {
-    r.match.outer.ip_protocol = 17;
-    r.match.outer.l4_src_port = 0;
-  });
-  with([](Rule& r) {
-    r.match.outer.ip_protocol = 6;
-    r.match.outer.l4_dst_port = 65535;
-  });
-  with([](Rule& r) {
-    r.match.outer.ip_protocol = 1;
-    r.match.outer.icmp_code = 3;
-  });
-  with([](Rule& r) { r.match.vxlan = VxlanMatch{0}; });
-  with([](Rule& r) {
-    r.match.vxlan = VxlanMatch{};
-    r.match.outer.ip_protocol = 17;
-  });
-  with([](Rule& r) {
-    r.match.vxlan = VxlanMatch{};
-    r.match.outer.ether_type = 0x86dd;
-  });
-  with([](Rule& r) {
-    r.match.vxlan = VxlanMatch{};
-    r.match.inner.ether_type = 0x0800;
-  });
-  with([](Rule& r) {
-    r.match.vxlan = VxlanMatch{};
-    r.match.inner.ether_type = 0x86dd;
-    r.match.inner.vlan_id = 3;
-  });
-  with([](Rule& r) { r.match.mark = 0; });
-  with([](Rule& r) { r.match.tag = TagMatch{255, 0}; });
-  for (const Action& a :
-       std::vector<Action>{CountAction{}, AgeAction{1}, AgeAction{0xffffff}, MeterAction{0},
-                           DecTtlAction{}, SetMacSrcAction{}, SetMacDstAction{}, MarkAction{0}}) {
-    with([&](Rule& r) { r.actions.insert(r.actions.begin(), a); });
-  }
-  with([](Rule& r) { r.actions = {DropAction{}}; });
-  with([](Rule& r) { r.actions = {PortRepresentorAction{1023}}; });
-  with([](Rule& r) { r.actions = {JumpAction{0xffffff}}; });
-  with([](Rule& r) {
-    r.direction = Direction::kIngress;
-    r.match.represented_port.reset();
-    r.actions = {QueueAction{1023}};
-  });
+TEST(FlowrulesRteFlowTest, EachFieldAndActionRoundTrips) {
+  const std::vector<Rule> rules = testing::SingleFieldRules();
   for (const Rule& rule : rules) {
     SCOPED_TRACE(rule.ToString());
     auto compiled = CompiledRule::Compile(rule);
@@ -122,7 +57,7 @@ TEST(RteFlowTest, EachFieldAndActionRoundTrips) {
   }
 }
 
-TEST(RteFlowTest, InvalidRulesDoNotCompile) {
+TEST(FlowrulesRteFlowTest, InvalidRulesDoNotCompile) {
   for (const auto& invalid : InvalidRules()) {
     SCOPED_TRACE(invalid.name);
     auto compiled = CompiledRule::Compile(invalid.rule);
@@ -132,14 +67,14 @@ TEST(RteFlowTest, InvalidRulesDoNotCompile) {
   }
 }
 
-TEST(RteFlowTest, CompileHonoursLimits) {
+TEST(FlowrulesRteFlowTest, CompileHonoursLimits) {
   ValidationLimits limits;
   limits.max_port_id = 0;
   EXPECT_FALSE(CompiledRule::Compile(MinimalRule(), limits).ok());
 }
 
 // The arrays a PMD (or the softasic) sees: item order, network byte order, exact masks.
-TEST(RteFlowTest, VxlanDecapArraysAreWhatAPmdExpects) {
+TEST(FlowrulesRteFlowTest, VxlanDecapArraysAreWhatAPmdExpects) {
   Rule rule;
   for (const auto& named : RuleCatalogue()) {
     if (named.name == "vxlan_decap") rule = named.rule;
@@ -186,7 +121,7 @@ TEST(RteFlowTest, VxlanDecapArraysAreWhatAPmdExpects) {
   EXPECT_EQ(static_cast<const rte_flow_action_ethdev*>(compiled->actions()[2].conf)->port_id, 1);
 }
 
-TEST(RteFlowTest, EncapDefinitionCarriesTheOuterHeaders) {
+TEST(FlowrulesRteFlowTest, EncapDefinitionCarriesTheOuterHeaders) {
   Rule rule;
   for (const auto& named : RuleCatalogue()) {
     if (named.name == "vxlan_encap_ipv4") rule = named.rule;
@@ -216,7 +151,7 @@ TEST(RteFlowTest, EncapDefinitionCarriesTheOuterHeaders) {
   EXPECT_EQ(vxlan->vni[2], 42);
 }
 
-TEST(RteFlowTest, ArraysStayValidAcrossMoves) {
+TEST(FlowrulesRteFlowTest, ArraysStayValidAcrossMoves) {
   std::vector<CompiledRule> compiled;
   std::vector<const rte_flow_item*> patterns;
   for (const auto& named : RuleCatalogue()) {
@@ -258,7 +193,7 @@ struct Arrays {
   }
 };
 
-TEST(RteFlowParseTest, NullMaskMeansDefaultMaskAndVoidIsSkipped) {
+TEST(FlowrulesRteFlowParseTest, NullMaskMeansDefaultMaskAndVoidIsSkipped) {
   rte_flow_item_ipv4 ip{};
   ip.hdr.src_addr = rte_cpu_to_be_32(0x0a000001);
   ip.hdr.dst_addr = rte_cpu_to_be_32(0x0a000002);
@@ -281,7 +216,7 @@ TEST(RteFlowParseTest, NullMaskMeansDefaultMaskAndVoidIsSkipped) {
   EXPECT_EQ(rule->actions, std::vector<Action>{RepresentedPortAction{0}});
 }
 
-TEST(RteFlowParseTest, ItemsWithoutFieldsKeepTheirMeaning) {
+TEST(FlowrulesRteFlowParseTest, ItemsWithoutFieldsKeepTheirMeaning) {
   Arrays a;
   a.Item(RTE_FLOW_ITEM_TYPE_ETH).Item(RTE_FLOW_ITEM_TYPE_IPV6);
   auto rule = a.Parse();
@@ -295,7 +230,7 @@ TEST(RteFlowParseTest, ItemsWithoutFieldsKeepTheirMeaning) {
   EXPECT_FALSE(rule->match.outer.ether_type);
 }
 
-TEST(RteFlowParseTest, PrefixMasks) {
+TEST(FlowrulesRteFlowParseTest, PrefixMasks) {
   rte_flow_item_ipv4 spec{};
   rte_flow_item_ipv4 mask{};
   spec.hdr.dst_addr = rte_cpu_to_be_32(0x0a0000ff);  // host bits outside the mask are ignored
@@ -394,9 +329,11 @@ std::vector<ParseErrorCase> ParseErrorCases() {
   };
 }
 
-class RteFlowParseErrorTest : public ::testing::TestWithParam<ParseErrorCase> {};
+void PrintTo(const ParseErrorCase& c, std::ostream* os) { *os << c.name; }
 
-TEST_P(RteFlowParseErrorTest, RefusedNamingIndexTypeAndField) {
+class FlowrulesRteFlowParseErrorTest : public ::testing::TestWithParam<ParseErrorCase> {};
+
+TEST_P(FlowrulesRteFlowParseErrorTest, RefusedNamingIndexTypeAndField) {
   Arrays a;
   GetParam().build(a);
   auto rule = a.Parse();
@@ -405,7 +342,8 @@ TEST_P(RteFlowParseErrorTest, RefusedNamingIndexTypeAndField) {
   EXPECT_THAT(std::string(rule.status().message()), HasSubstr(GetParam().message));
 }
 
-INSTANTIATE_TEST_SUITE_P(All, RteFlowParseErrorTest, ::testing::ValuesIn(ParseErrorCases()),
+INSTANTIATE_TEST_SUITE_P(All, FlowrulesRteFlowParseErrorTest,
+                         ::testing::ValuesIn(ParseErrorCases()),
                          [](const auto& info) { return info.param.name; });
 
 }  // namespace

@@ -18,7 +18,7 @@ using testing::MinimalRule;
 using testing::RuleCatalogue;
 using testing::V4;
 
-TEST(RuleTest, FateActions) {
+TEST(FlowrulesRuleTest, FateActions) {
   EXPECT_TRUE(IsFateAction(DropAction{}));
   EXPECT_TRUE(IsFateAction(RepresentedPortAction{1}));
   EXPECT_TRUE(IsFateAction(PortRepresentorAction{1}));
@@ -35,14 +35,14 @@ TEST(RuleTest, FateActions) {
   EXPECT_FALSE(IsFateAction(MarkAction{1}));
 }
 
-TEST(RuleTest, HeaderMatchEmpty) {
+TEST(FlowrulesRuleTest, HeaderMatchEmpty) {
   HeaderMatch m;
   EXPECT_TRUE(m.empty());
   m.icmp_code = 0;
   EXPECT_FALSE(m.empty());
 }
 
-TEST(RuleTest, ToStringExample) {
+TEST(FlowrulesRuleTest, ToStringExample) {
   Rule r;
   r.priority = 1;
   r.match.represented_port = 1;
@@ -56,7 +56,7 @@ TEST(RuleTest, ToStringExample) {
 }
 
 // The text of every catalogue rule is fixed: logs and tests rely on it not changing.
-TEST(RuleTest, ToStringIsStable) {
+TEST(FlowrulesRuleTest, ToStringIsStable) {
   const std::map<std::string, std::string> expected = {
       {"minimal", "transfer group 0 prio 0 match port=1 actions represented_port=0"},
       {"eth_vlan_arp",
@@ -95,14 +95,14 @@ TEST(RuleTest, ToStringIsStable) {
   EXPECT_EQ(Rule{}.ToString(), "transfer group 0 prio 0 match any actions none");
 }
 
-TEST(RuleTest, DistinctRulesHaveDistinctText) {
+TEST(FlowrulesRuleTest, DistinctRulesHaveDistinctText) {
   std::set<std::string> texts;
   for (const auto& named : RuleCatalogue()) {
     EXPECT_TRUE(texts.insert(named.rule.ToString()).second) << named.name;
   }
 }
 
-TEST(RuleTest, EqualityAndHash) {
+TEST(FlowrulesRuleTest, EqualityAndHash) {
   std::vector<Rule> rules;
   for (const auto& named : RuleCatalogue()) rules.push_back(named.rule);
   EXPECT_TRUE(absl::VerifyTypeImplementsAbslHashCorrectly(rules));
@@ -115,13 +115,13 @@ TEST(RuleTest, EqualityAndHash) {
   EXPECT_NE(absl::Hash<Rule>()(a), absl::Hash<Rule>()(b));
 }
 
-TEST(RuleTest, CatalogueRulesAreValid) {
+TEST(FlowrulesRuleTest, CatalogueRulesAreValid) {
   for (const auto& named : RuleCatalogue()) {
     EXPECT_TRUE(Validate(named.rule).ok()) << named.name << ": " << Validate(named.rule);
   }
 }
 
-TEST(RuleTest, LimitsApply) {
+TEST(FlowrulesRuleTest, LimitsApply) {
   Rule r = MinimalRule();
   ValidationLimits limits;
   limits.max_port_id = 0;
@@ -129,15 +129,15 @@ TEST(RuleTest, LimitsApply) {
               HasSubstr("match.represented_port: 1 exceeds the maximum port id 0"));
 }
 
-class InvalidRuleTest : public ::testing::TestWithParam<testing::InvalidRule> {};
+class FlowrulesInvalidRuleTest : public ::testing::TestWithParam<testing::InvalidRule> {};
 
-TEST_P(InvalidRuleTest, RefusedNamingFieldAndValue) {
+TEST_P(FlowrulesInvalidRuleTest, RefusedNamingFieldAndValue) {
   const absl::Status status = Validate(GetParam().rule);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
   EXPECT_THAT(std::string(status.message()), HasSubstr(GetParam().message));
 }
 
-INSTANTIATE_TEST_SUITE_P(All, InvalidRuleTest, ::testing::ValuesIn(InvalidRules()),
+INSTANTIATE_TEST_SUITE_P(All, FlowrulesInvalidRuleTest, ::testing::ValuesIn(InvalidRules()),
                          [](const auto& info) { return info.param.name; });
 
 }  // namespace

@@ -319,3 +319,77 @@ std::vector<InvalidRule> InvalidRules() {
 }
 
 }  // namespace nicswitch::flowrules::testing
+
+namespace nicswitch::flowrules::testing {
+
+std::vector<Rule> SingleFieldRules() {
+  std::vector<Rule> rules;
+  auto with = [&](auto mutate) {
+    Rule r = MinimalRule();
+    mutate(r);
+    rules.push_back(r);
+  };
+  with([](Rule& r) { r.match.outer.eth_src = Mac("01:02:03:04:05:06"); });
+  with([](Rule& r) { r.match.outer.eth_dst = Mac("01:02:03:04:05:06"); });
+  with([](Rule& r) { r.match.outer.ether_type = 0x88cc; });
+  with([](Rule& r) { r.match.outer.ether_type = 0x86dd; });
+  with([](Rule& r) { r.match.outer.vlan_id = 0; });
+  with([](Rule& r) { r.match.outer.vlan_id = 4095; });
+  with([](Rule& r) { r.match.outer.ipv4_src = V4("128.0.0.0", 1); });
+  with([](Rule& r) { r.match.outer.ipv4_dst = V4("10.0.0.0", 8); });
+  with([](Rule& r) { r.match.outer.ipv6_src = V6("fe80::", 10); });
+  with([](Rule& r) { r.match.outer.ipv6_dst = V6("::1"); });
+  with([](Rule& r) { r.match.outer.ip_protocol = 47; });
+  with([](Rule& r) {
+    r.match.outer.ether_type = 0x86dd;
+    r.match.outer.ip_protocol = 17;
+  });
+  with([](Rule& r) {
+    r.match.outer.ip_protocol = 17;
+    r.match.outer.l4_src_port = 0;
+  });
+  with([](Rule& r) {
+    r.match.outer.ip_protocol = 6;
+    r.match.outer.l4_dst_port = 65535;
+  });
+  with([](Rule& r) {
+    r.match.outer.ip_protocol = 1;
+    r.match.outer.icmp_code = 3;
+  });
+  with([](Rule& r) { r.match.vxlan = VxlanMatch{0}; });
+  with([](Rule& r) {
+    r.match.vxlan = VxlanMatch{};
+    r.match.outer.ip_protocol = 17;
+  });
+  with([](Rule& r) {
+    r.match.vxlan = VxlanMatch{};
+    r.match.outer.ether_type = 0x86dd;
+  });
+  with([](Rule& r) {
+    r.match.vxlan = VxlanMatch{};
+    r.match.inner.ether_type = 0x0800;
+  });
+  with([](Rule& r) {
+    r.match.vxlan = VxlanMatch{};
+    r.match.inner.ether_type = 0x86dd;
+    r.match.inner.vlan_id = 3;
+  });
+  with([](Rule& r) { r.match.mark = 0; });
+  with([](Rule& r) { r.match.tag = TagMatch{255, 0}; });
+  for (const Action& a :
+       std::vector<Action>{CountAction{}, AgeAction{1}, AgeAction{0xffffff}, MeterAction{0},
+                           DecTtlAction{}, SetMacSrcAction{}, SetMacDstAction{}, MarkAction{0}}) {
+    with([&](Rule& r) { r.actions.insert(r.actions.begin(), a); });
+  }
+  with([](Rule& r) { r.actions = {DropAction{}}; });
+  with([](Rule& r) { r.actions = {PortRepresentorAction{1023}}; });
+  with([](Rule& r) { r.actions = {JumpAction{0xffffff}}; });
+  with([](Rule& r) {
+    r.direction = Direction::kIngress;
+    r.match.represented_port.reset();
+    r.actions = {QueueAction{1023}};
+  });
+  return rules;
+}
+
+}  // namespace nicswitch::flowrules::testing

@@ -3,6 +3,7 @@
 // A catalogue of valid rules that together use every match field, item and action of the
 // flow-rule language; the round-trip and golden tests run over all of them.
 
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,9 @@ Rule MinimalRule();
 
 std::vector<NamedRule> RuleCatalogue();
 
+// Minimal rules that each add one match field or one action (boundary values included).
+std::vector<Rule> SingleFieldRules();
+
 // An invalid rule and the text the error message must contain (the field and the value).
 struct InvalidRule {
   std::string name;
@@ -32,5 +36,6 @@ struct InvalidRule {
   std::string message;
 };
 std::vector<InvalidRule> InvalidRules();
+inline void PrintTo(const InvalidRule& r, std::ostream* os) { *os << r.name; }
 
 }  // namespace nicswitch::flowrules::testing
