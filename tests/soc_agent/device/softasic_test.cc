@@ -280,6 +280,64 @@ TEST_F(SoftAsicTest, JumpLoopDropsThePacketInsteadOfSpinning) {
   EXPECT_THAT(ReadRepresentor(Rep(1)), IsEmpty());
 }
 
+TEST_F(SoftAsicTest, RepresentorQueueAndRawEncapDecapFates) {
+  StartEal();
+  SoftAsicConfig config;
+  config.representor_queues = 2;
+  MakeSwitch(config);
+  // UDP 2000 from VF0 -> the agent, on VF1's representor.
+  FlowBuilder to_rep;
+  to_rep.InPort(Rep(1)).Eth().Ipv4().UdpDst(2000).ToRepresentor(Rep(2));
+  // UDP 2001 -> queue 1 of the input port's representor, marked.
+  FlowBuilder to_queue;
+  to_queue.InPort(Rep(1)).Eth().Ipv4().UdpDst(2001).Mark(99).ActionOf(RTE_FLOW_ACTION_TYPE_QUEUE,
+                                                                      rte_flow_action_queue{1});
+  // UDP 2002 -> strip the Ethernet header (RAW_DECAP 14), push another (RAW_ENCAP), uplink.
+  static uint8_t new_eth[14] = {0x02, 0xcc, 0, 0, 0, 1, 0x02, 0xcc, 0, 0, 0, 2, 0x08, 0x00};
+  rte_flow_action_raw_decap decap{};
+  decap.size = 14;
+  rte_flow_action_raw_encap encap{};
+  encap.data = new_eth;
+  encap.size = sizeof(new_eth);
+  FlowBuilder rewrite;
+  rewrite.InPort(Rep(1))
+      .Eth()
+      .Ipv4()
+      .UdpDst(2002)
+      .ActionOf(RTE_FLOW_ACTION_TYPE_RAW_DECAP, decap)
+      .ActionOf(RTE_FLOW_ACTION_TYPE_RAW_ENCAP, encap)
+      .ToPort(Rep(0));
+  ASSERT_TRUE(Install(to_rep).ok());
+  auto q = Install(to_queue);
+  ASSERT_TRUE(q.ok()) << q.status();
+  ASSERT_TRUE(Install(rewrite).ok());
+  Udp4 p;
+  const Bytes a = BuildUdp4(p);
+  p.dst_port = 2001;
+  const Bytes b = BuildUdp4(p);
+  p.dst_port = 2002;
+  const Bytes c = BuildUdp4(p);
+  Send(vf0_, a);
+  Send(vf0_, b);
+  Send(vf0_, c);
+  sa_->PollOnce();
+  EXPECT_THAT(ReadRepresentor(Rep(2)), ElementsAre(a));
+  rte_mbuf* pkts[4];
+  ASSERT_EQ(rte_eth_rx_burst(Rep(1), 1, pkts, 4), 1);
+  EXPECT_EQ(FromMbuf(pkts[0]), b);
+  EXPECT_TRUE(pkts[0]->ol_flags & RTE_MBUF_F_RX_FDIR_ID);
+  EXPECT_EQ(pkts[0]->hash.fdir.hi, 99u);
+  rte_pktmbuf_free(pkts[0]);
+  EXPECT_EQ(rte_eth_rx_burst(Rep(1), 0, pkts, 4), 0);
+  Bytes expected = c;
+  std::memcpy(expected.data(), new_eth, 14);
+  EXPECT_THAT(uplink_.Drain(), ElementsAre(expected));
+  // A queue the representor does not have is refused.
+  FlowBuilder bad;
+  bad.InPort(Rep(1)).Eth().ActionOf(RTE_FLOW_ACTION_TYPE_QUEUE, rte_flow_action_queue{2});
+  EXPECT_EQ(Install(bad).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(SoftAsicTest, VxlanEncapIsDecodedCorrectlyByTshark) {
   StartEal();
   const std::string dir = testenv::TestTempDir("softasic_encap");
