@@ -33,6 +33,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
@@ -282,13 +283,16 @@ class SoftAsic::Impl {
   std::vector<Subtable*> subtables_;  // by id (nullptr = free)
   absl::flat_hash_map<std::string, uint16_t> subtable_by_mask_;
   std::atomic<const Snapshot*> snapshot_{nullptr};
+  size_t last_subtable_ = SIZE_MAX;  // cache of the last FindOrAddSubtable result
+  std::string last_subtable_bytes_;
 
   struct ProgramRef {
     ActionProgram* program;
     uint32_t refs;
     uint32_t index;
   };
-  absl::flat_hash_map<std::string, ProgramRef> programs_;
+  absl::node_hash_map<std::string, ProgramRef> programs_;
+  ProgramRef* last_program_ = nullptr;
   const ActionProgram** program_table_ = nullptr;  // index -> program, read by the datapath
   std::vector<uint32_t> free_program_indices_;
 
@@ -1085,7 +1089,14 @@ absl::StatusOr<Subtable*> SoftAsic::Impl::FindOrAddSubtable(const CompiledFlow& 
   id_bytes.append(reinterpret_cast<const char*>(&flow.priority), 4);
   id_bytes.append(reinterpret_cast<const char*>(flow.mask.w), sizeof(flow.mask.w));
   *created = false;
+  // Bulk inserts usually repeat the previous rule's (group, priority, mask).
+  if (last_subtable_ < subtables_.size() && subtables_[last_subtable_] != nullptr &&
+      id_bytes == last_subtable_bytes_) {
+    return subtables_[last_subtable_];
+  }
   if (auto it = subtable_by_mask_.find(id_bytes); it != subtable_by_mask_.end()) {
+    last_subtable_ = it->second;
+    last_subtable_bytes_ = std::move(id_bytes);
     return subtables_[it->second];
   }
   auto st = std::make_unique<Subtable>();
@@ -1122,6 +1133,8 @@ absl::StatusOr<Subtable*> SoftAsic::Impl::FindOrAddSubtable(const CompiledFlow& 
   }
   subtables_[id] = st.release();
   subtable_by_mask_[id_bytes] = id;
+  last_subtable_ = id;
+  last_subtable_bytes_ = std::move(id_bytes);
   *created = true;
   return subtables_[id];
 }
@@ -1166,6 +1179,12 @@ absl::Status SoftAsic::Impl::GrowSubtable(Subtable* st) {
 
 std::pair<const ActionProgram*, uint32_t> SoftAsic::Impl::InternProgram(
     const ActionProgram& program) {
+  // Bulk inserts usually repeat the previous rule's actions.
+  if (last_program_ != nullptr &&
+      std::memcmp(last_program_->program, &program, sizeof(program)) == 0) {
+    last_program_->refs++;
+    return {last_program_->program, last_program_->index};
+  }
   std::string bytes(reinterpret_cast<const char*>(&program), sizeof(program));
   auto [it, inserted] = programs_.try_emplace(std::move(bytes), ProgramRef{nullptr, 0, 0});
   if (inserted) {
@@ -1176,6 +1195,7 @@ std::pair<const ActionProgram*, uint32_t> SoftAsic::Impl::InternProgram(
     program_table_[it->second.index] = it->second.program;
   }
   it->second.refs++;
+  last_program_ = &it->second;  // node_hash_map: stable until erased
   return {it->second.program, it->second.index};
 }
 
@@ -1186,6 +1206,9 @@ void SoftAsic::Impl::ReleaseProgram(const ActionProgram* program) {
     return;
   }
   if (--it->second.refs == 0) {
+    if (last_program_ == &it->second) {
+      last_program_ = nullptr;
+    }
     // Called after a grace period: no datapath thread holds the index any more.
     program_table_[it->second.index] = nullptr;
     free_program_indices_.push_back(it->second.index);
@@ -1331,6 +1354,9 @@ absl::Status SoftAsic::Impl::DestroyFlow(uint32_t rule_id) {
   });
   if (st->count == 0) {
     // Drop the empty subtable from the lookup path; free it after readers are done.
+    if (last_subtable_ == st->id) {
+      last_subtable_ = SIZE_MAX;
+    }
     for (auto it = subtable_by_mask_.begin(); it != subtable_by_mask_.end(); ++it) {
       if (it->second == st->id) {
         subtable_by_mask_.erase(it);
