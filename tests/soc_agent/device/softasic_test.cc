@@ -708,6 +708,48 @@ TEST_F(SoftAsicLcoreTest, RemovingRulesWhileTrafficFlowsLosesNoPacketOfOtherRule
   EXPECT_EQ(sa_->TableStats().rules, 1u);
 }
 
+// Two datapath lcores share the ports; per-lcore rule counters add up.
+TEST_F(SoftAsicLcoreTest, TwoDatapathLcoresForwardAndCountEverything) {
+  ASSERT_TRUE(
+      InitEal("softasic_test", {"--lcores", "0@0,1@1,2@0", "--no-pci", "--no-huge", "-m", "256",
+                                "--file-prefix", testenv::UniqueFilePrefix("softasic_2lc"),
+                                "--no-telemetry", "--log-level=lib.eal:warning"})
+          .ok());
+  pool_ = rte_pktmbuf_pool_create("test_pool", 16383, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+  ASSERT_NE(pool_, nullptr);
+  SoftAsicConfig config;
+  config.datapath_lcores = {1, 2};
+  MakeSwitch(config);
+  FlowBuilder from_vf0;
+  from_vf0.InPort(Rep(1)).Eth().Ipv4Dst(0x0a000002).Count().ToPort(Rep(0));
+  FlowBuilder from_vf1;
+  from_vf1.InPort(Rep(2)).Eth().Ipv4Dst(0x0a000002).Count().ToPort(Rep(0));
+  auto a = Install(from_vf0);
+  auto b = Install(from_vf1);
+  ASSERT_TRUE(a.ok());
+  ASSERT_TRUE(b.ok());
+  ASSERT_TRUE(sa_->Start().ok());
+  EXPECT_EQ(sa_->Start().code(), absl::StatusCode::kFailedPrecondition);
+  const Bytes frame = BuildUdp4(Udp4{});
+  int received = 0;
+  for (int i = 0; i < 2000; ++i) {
+    Send(i % 2 == 0 ? vf0_ : vf1_, frame);
+    if (i % 64 == 63) {
+      received += static_cast<int>(uplink_.Drain().size());
+    }
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (received < 2000 && std::chrono::steady_clock::now() < deadline) {
+    received += static_cast<int>(uplink_.Drain().size());
+  }
+  sa_->Stop();
+  received += static_cast<int>(uplink_.Drain().size());
+  EXPECT_EQ(received, 2000);
+  EXPECT_EQ(sa_->QueryFlow(*a)->packets, 1000u);
+  EXPECT_EQ(sa_->QueryFlow(*b)->packets, 1000u);
+  EXPECT_EQ(sa_->PortStats(0).tx, 2000u);
+}
+
 // The table holds its configured capacity (1M) and refuses the next rule cleanly.
 TEST_F(SoftAsicTest, TableRefusesRuleOnePastCapacity) {
   StartEal("0", 1024);
