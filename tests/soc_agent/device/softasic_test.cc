@@ -650,11 +650,12 @@ TEST_F(SoftAsicLcoreTest, RemovingRulesWhileTrafficFlowsLosesNoPacketOfOtherRule
   ASSERT_TRUE(keep_id.ok());
   ASSERT_TRUE(sa_->Start().ok());
 
-  std::atomic<bool> done{false};
-  const int total = 20000;
+  // The sender keeps traffic flowing for as long as the control thread churns.
+  std::atomic<bool> stop{false};
+  std::atomic<int> sent{0};
   std::thread sender([&] {
     const Bytes frame = BuildUdp4(Udp4{});
-    for (int i = 0; i < total;) {
+    while (!stop) {
       rte_mbuf* m = ToMbuf(pool_, frame);
       if (m == nullptr) {
         std::this_thread::yield();
@@ -663,22 +664,34 @@ TEST_F(SoftAsicLcoreTest, RemovingRulesWhileTrafficFlowsLosesNoPacketOfOtherRule
       while (!vf0_.Inject(m)) {
         std::this_thread::yield();
       }
-      ++i;
+      sent++;
     }
-    done = true;
   });
   int received = 0;
-  int churn = 0;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   std::vector<uint32_t> installed;
-  while ((!done || received < total) && std::chrono::steady_clock::now() < deadline) {
-    // Churn: 64 rules of the same and of other masks, then remove them.
-    for (int k = 0; k < 64; ++k) {
+  // Churn: rules in the kept rule's own subtable (round 0 adds 1500, growing the subtable's hash
+  // under traffic) and in a lower-priority /24 subtable that is created and freed every round.
+  // Each step waits until more packets went in, so every change happens under traffic.
+  auto wait_for_traffic = [&](int packets) {
+    const int target = sent.load() + packets;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (sent.load() < target && std::chrono::steady_clock::now() < until) {
+      received += static_cast<int>(uplink_.Drain().size());
+      std::this_thread::yield();
+    }
+  };
+  wait_for_traffic(1000);
+  const int kRounds = 12;
+  for (int churn = 0; churn < kRounds; ++churn) {
+    const int same_mask = churn == 0 ? 1500 : 64;
+    for (int k = 0; k < same_mask; ++k) {
       FlowBuilder other;
-      other.InPort(Rep(1)).Eth().Ipv4Dst(0x0b000000 + churn * 64 + k).UdpDst(2000).ToPort(Rep(2));
+      other.InPort(Rep(1)).Eth().Ipv4Dst(0x0b000000 + churn * 4096 + k).UdpDst(2000).ToPort(Rep(2));
       auto id = Install(other);
       ASSERT_TRUE(id.ok()) << id.status();
       installed.push_back(*id);
+    }
+    for (int k = 0; k < 64; ++k) {
       FlowBuilder wide;
       wide.Priority(2)
           .InPort(Rep(1))
@@ -689,22 +702,30 @@ TEST_F(SoftAsicLcoreTest, RemovingRulesWhileTrafficFlowsLosesNoPacketOfOtherRule
       ASSERT_TRUE(wid.ok()) << wid.status();
       installed.push_back(*wid);
     }
+    wait_for_traffic(200);
     for (uint32_t id : installed) {
       ASSERT_TRUE(sa_->DestroyFlow(id).ok());
     }
     installed.clear();
-    ++churn;
+    wait_for_traffic(200);
+  }
+  stop = true;
+  sender.join();
+  const int total = sent.load();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (received < total && std::chrono::steady_clock::now() < deadline) {
     received += static_cast<int>(uplink_.Drain().size());
   }
-  sender.join();
   sa_->Stop();
   received += static_cast<int>(uplink_.Drain().size());
+  EXPECT_GE(total, 1000 + kRounds * 400);
   EXPECT_EQ(received, total);
-  EXPECT_GT(churn, 1);
   auto c = sa_->QueryFlow(*keep_id);
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->packets, static_cast<uint64_t>(total));
   EXPECT_EQ(sa_->PortStats(1).misses, 0u);
+  EXPECT_EQ(sa_->PortStats(1).drops, 0u);
+  EXPECT_THAT(vf1_.Drain(), IsEmpty());
   EXPECT_EQ(sa_->TableStats().rules, 1u);
 }
 
