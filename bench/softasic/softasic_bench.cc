@@ -8,7 +8,9 @@
 // pass the harness moves what the output port transmitted back into the input ring, restoring
 // data_off (an encap only prepends, so the original frame is intact behind it). Only the
 // datapath pass (rx_burst + classify + actions + tx_burst) is inside the rte_rdtsc window, for
-// the softasic and for io-forwarding alike; Mpps per core = packets / (cycles / TSC Hz).
+// the softasic and for io-forwarding alike; cycles/packet is the median over full-burst passes
+// in a window, the best of three windows is kept (the machine is shared); Mpps per core =
+// TSC Hz / cycles per packet.
 //
 // Memory: 2 MiB hugepages when at least 384 are free (as in deployment; the 1M-rule tables then
 // cost far fewer TLB misses), otherwise --no-huge. The table says which.
@@ -394,7 +396,7 @@ absl::StatusOr<Suite> RunSuite(const std::string& kind, rte_mempool* pool,
     return absl::UnavailableError("memif links did not come up");
   }
   Fill(io_in, pool, 1, rng);
-  const Result io = Measure(io_in, io_out, seconds, [&]() -> uint32_t {
+  auto io_pass = [&]() -> uint32_t {
     rte_mbuf* pkts[kBurst];
     const uint16_t n = rte_eth_rx_burst(io_in.port, 0, pkts, kBurst);
     if (n == 0) {
@@ -405,7 +407,14 @@ absl::StatusOr<Suite> RunSuite(const std::string& kind, rte_mempool* pool,
       rte_pktmbuf_free_bulk(pkts + sent, n - sent);
     }
     return n;
-  });
+  };
+  Result io;
+  for (int rep = 0; rep < 3; ++rep) {  // best of three windows, as for the softasic
+    const Result w = Measure(io_in, io_out, seconds / 3, io_pass);
+    if (rep == 0 || w.cycles_per_packet < io.cycles_per_packet) {
+      io = w;
+    }
+  }
   DrainPort(io_in);
   DrainPort(io_out);
 
@@ -453,7 +462,15 @@ absl::StatusOr<Suite> RunSuite(const std::string& kind, rte_mempool* pool,
       Fill(in, pool, n, rng);
       // Warm up, then measure.
       Measure(in, up, seconds / 5, [&] { return sa.PollOnce(); });
-      const Result r = Measure(in, up, seconds, [&] { return sa.PollOnce(); });
+      // Best of three windows: the machine is shared, and another process on the sibling
+      // hyperthread inflates a whole window.
+      Result r;
+      for (int rep = 0; rep < 3; ++rep) {
+        const Result w = Measure(in, up, seconds / 3, [&] { return sa.PollOnce(); });
+        if (rep == 0 || w.cycles_per_packet < r.cycles_per_packet) {
+          r = w;
+        }
+      }
       rows.push_back(Row{n, with_encap, r});
       sa.PollOnce();
       DrainPort(in);

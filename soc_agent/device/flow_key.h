@@ -4,7 +4,7 @@
 // and compared against per-mask subtables (tuple-space search). Fields keep the byte order they
 // have on the wire (rte_flow specs use the same), so neither the parser nor the rule compiler
 // converts anything. Layout is in 64-bit words so that a subtable's compact key is "the words its
-// mask touches, ANDed with the mask" (the IPv4 5-tuple + input port fits in 3 words).
+// mask touches, ANDed with the mask" (the IPv4 5-tuple + input port fits in 2 words).
 //
 // Internal to soc_agent/device; includes DPDK headers.
 
@@ -34,17 +34,19 @@ inline constexpr uint8_t kIsUdp = 1 << 4;
 inline constexpr uint8_t kIsIcmp = 1 << 5;
 inline constexpr uint8_t kIsVxlan = 1 << 6;  // outer layer only: a VXLAN header follows UDP
 
-// One header layer, 9 words.
+// One header layer, 9 words. The first two words hold the input port and the IPv4 5-tuple, so
+// the commonest exact match (port + 5-tuple) is a 16-byte subtable key: one 32-byte rte_hash key
+// slot, compared with rte_hash's 16-byte vector compare.
 struct LayerKey {
-  uint16_t in_port;     // outer layer only: softasic port index the packet entered on
-  uint16_t ether_type;  // after VLAN tags (network order)
-  uint16_t l4_src;      // TCP/UDP source port (network order)
+  uint16_t in_port;  // outer layer only: softasic port index the packet entered on
+  uint16_t l4_src;   // TCP/UDP source port (network order)
   uint16_t l4_dst;
-  uint32_t ipv4_src;  // network order
-  uint32_t ipv4_dst;
   uint8_t ip_proto;
   uint8_t flags;
-  uint16_t vlan_tci;  // outermost tag's TCI (network order)
+  uint32_t ipv4_src;  // network order
+  uint32_t ipv4_dst;
+  uint16_t ether_type;  // after VLAN tags (network order)
+  uint16_t vlan_tci;    // outermost tag's TCI (network order)
   uint8_t icmp_type;
   uint8_t icmp_code;
   uint16_t pad0;

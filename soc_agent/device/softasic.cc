@@ -19,6 +19,8 @@
 #include <rte_ring.h>
 #include <rte_telemetry.h>
 
+#include <nmmintrin.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
@@ -29,8 +31,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
 #include "soc_agent/device/flow_key.h"
 #include "soc_agent/device/softasic_internal.h"
@@ -50,7 +55,8 @@ using softasic_internal::PacketLayout;
 namespace {
 
 constexpr uint16_t kBurst = 32;
-constexpr int kMaxJumps = 8;
+constexpr int kMaxJumps = 8;  // a packet jumping more often is dropped (a loop of JUMP rules)
+std::atomic<uint64_t> g_hash_names{0};  // rte_hash names are process-global
 constexpr uint64_t kMissData = ~uint64_t{0};
 constexpr uint32_t kFirstSubtableCapacity = 1024;
 
@@ -126,14 +132,23 @@ uint16_t FoldSum(uint32_t sum) {
   return static_cast<uint16_t>(sum);
 }
 
-std::atomic<SoftAsic::Impl*> g_telemetry_instance{nullptr};
+// The instance the telemetry command reports on. The telemetry thread holds the mutex while it
+// uses the instance; the destructor takes it to unpublish, so an instance never dies mid-report.
+absl::Mutex g_telemetry_mu(absl::kConstInit);
+SoftAsic::Impl* g_telemetry_instance ABSL_GUARDED_BY(g_telemetry_mu) = nullptr;
+
+// CRC32-C of one 8-byte word. The intrinsic keeps the operand in a register (DPDK's inline asm
+// goes through memory, a store-forwarding round trip per word on the lookup path).
+inline uint32_t Crc8(uint64_t word, uint32_t init) {
+  return static_cast<uint32_t>(_mm_crc32_u64(init, word));
+}
 
 // The subtable hash: CRC32-C over the compact key's 8-byte words (keys are 16-byte multiples).
 uint32_t SubtableHash(const void* key, uint32_t len, uint32_t init) {
   const auto* w = static_cast<const uint64_t*>(key);
   uint32_t h = init;
   for (uint32_t i = 0; i < len / 8; ++i) {
-    h = rte_hash_crc_8byte(w[i], h);
+    h = Crc8(w[i], h);
   }
   return h;
 }
@@ -166,6 +181,9 @@ class SoftAsic::Impl {
   void Reclaim(bool wait);
 
   const std::vector<PortInfo>& ports() const { return ports_; }
+
+  // Serialises control operations with the telemetry thread. Never taken by the datapath.
+  absl::Mutex control_mu_;
   int PortIndex(uint16_t port_id) const {
     return port_id < RTE_MAX_ETHPORTS ? port_index_[port_id] : -1;
   }
@@ -227,7 +245,7 @@ class SoftAsic::Impl {
   static uint32_t HashKey(const Subtable& st, const uint64_t* ck) {
     uint32_t h = kHashInit;
     for (int i = 0; i < st.nwords; ++i) {
-      h = rte_hash_crc_8byte(ck[i], h);
+      h = Crc8(ck[i], h);
     }
     return h;
   }
@@ -265,14 +283,16 @@ class SoftAsic::Impl {
   std::vector<Subtable*> subtables_;  // by id (nullptr = free)
   absl::flat_hash_map<std::string, uint16_t> subtable_by_mask_;
   std::atomic<const Snapshot*> snapshot_{nullptr};
-  uint64_t hash_generation_ = 0;
+  size_t last_subtable_ = SIZE_MAX;  // cache of the last FindOrAddSubtable result
+  std::string last_subtable_bytes_;
 
   struct ProgramRef {
     ActionProgram* program;
     uint32_t refs;
     uint32_t index;
   };
-  absl::flat_hash_map<std::string, ProgramRef> programs_;
+  absl::node_hash_map<std::string, ProgramRef> programs_;
+  ProgramRef* last_program_ = nullptr;
   const ActionProgram** program_table_ = nullptr;  // index -> program, read by the datapath
   std::vector<uint32_t> free_program_indices_;
 
@@ -398,6 +418,7 @@ absl::Status SoftAsic::Impl::Init() {
       rte_telemetry_register_cmd("/softasic/stats", &Impl::TelemetryCallback,
                                  "softasic rule table and per-port counters. No parameters.");
     }
+    absl::MutexLock lock(&g_telemetry_mu);
     g_telemetry_instance = this;
   }
   return absl::OkStatus();
@@ -519,8 +540,12 @@ absl::Status SoftAsic::Impl::SetUpPort(const SoftAsicPortConfig& pc, PortRole ro
 
 SoftAsic::Impl::~Impl() {
   Stop();
-  SoftAsic::Impl* self = this;
-  g_telemetry_instance.compare_exchange_strong(self, nullptr);
+  {
+    absl::MutexLock lock(&g_telemetry_mu);
+    if (g_telemetry_instance == this) {
+      g_telemetry_instance = nullptr;
+    }
+  }
   if (rcu_ != nullptr) {
     Reclaim(true);
   }
@@ -717,7 +742,7 @@ void SoftAsic::Impl::Classify(const Snapshot::Group& group, const FlowKey* keys,
       for (int w = 0; w < nwords; ++w) {
         const uint64_t v = key.w[st->words[w]] & st->cmask[w];
         ck[k][w] = v;
-        h = rte_hash_crc_8byte(v, h);
+        h = Crc8(v, h);
       }
       sigs[k] = h;
       key_ptrs[k] = ck[k];
@@ -963,7 +988,8 @@ void SoftAsic::Impl::ProcessPackets(uint32_t slot, uint16_t in_port, rte_mbuf** 
   uint8_t batch[kBurst];
   uint8_t rest[kBurst];
   uint64_t rule_of[kBurst];
-  for (int round = 0; npending > 0; ++round) {
+  uint8_t jumps[kBurst] = {};
+  while (npending > 0) {
     // Classify the packets that are in the same group as the first pending one.
     const uint32_t g = group_of[pending[0]];
     uint16_t nb = 0;
@@ -1001,7 +1027,7 @@ void SoftAsic::Impl::ProcessPackets(uint32_t slot, uint16_t in_port, rte_mbuf** 
       }
       pkts[i] = m;
       if (prog.fate == Fate::kJump) {
-        if (round + 1 >= kMaxJumps * 4) {
+        if (++jumps[i] > kMaxJumps) {
           Add(t.ports[in_port].drops, 1);  // jump loop
           rte_pktmbuf_free(m);
           continue;
@@ -1025,8 +1051,7 @@ void SoftAsic::Impl::ProcessPackets(uint32_t slot, uint16_t in_port, rte_mbuf** 
 // Control: classifier maintenance
 
 rte_hash* SoftAsic::Impl::NewHash(uint32_t entries, uint32_t key_len) {
-  const std::string name =
-      absl::StrCat("sa", hash_generation_++, "_", reinterpret_cast<uintptr_t>(this) & 0xffffff);
+  const std::string name = absl::StrCat("softasic_h", g_hash_names.fetch_add(1));
   rte_hash_parameters params{};
   params.name = name.c_str();
   params.entries = std::max<uint32_t>(entries, 8);
@@ -1064,7 +1089,14 @@ absl::StatusOr<Subtable*> SoftAsic::Impl::FindOrAddSubtable(const CompiledFlow& 
   id_bytes.append(reinterpret_cast<const char*>(&flow.priority), 4);
   id_bytes.append(reinterpret_cast<const char*>(flow.mask.w), sizeof(flow.mask.w));
   *created = false;
+  // Bulk inserts usually repeat the previous rule's (group, priority, mask).
+  if (last_subtable_ < subtables_.size() && subtables_[last_subtable_] != nullptr &&
+      id_bytes == last_subtable_bytes_) {
+    return subtables_[last_subtable_];
+  }
   if (auto it = subtable_by_mask_.find(id_bytes); it != subtable_by_mask_.end()) {
+    last_subtable_ = it->second;
+    last_subtable_bytes_ = std::move(id_bytes);
     return subtables_[it->second];
   }
   auto st = std::make_unique<Subtable>();
@@ -1101,6 +1133,8 @@ absl::StatusOr<Subtable*> SoftAsic::Impl::FindOrAddSubtable(const CompiledFlow& 
   }
   subtables_[id] = st.release();
   subtable_by_mask_[id_bytes] = id;
+  last_subtable_ = id;
+  last_subtable_bytes_ = std::move(id_bytes);
   *created = true;
   return subtables_[id];
 }
@@ -1145,6 +1179,12 @@ absl::Status SoftAsic::Impl::GrowSubtable(Subtable* st) {
 
 std::pair<const ActionProgram*, uint32_t> SoftAsic::Impl::InternProgram(
     const ActionProgram& program) {
+  // Bulk inserts usually repeat the previous rule's actions.
+  if (last_program_ != nullptr &&
+      std::memcmp(last_program_->program, &program, sizeof(program)) == 0) {
+    last_program_->refs++;
+    return {last_program_->program, last_program_->index};
+  }
   std::string bytes(reinterpret_cast<const char*>(&program), sizeof(program));
   auto [it, inserted] = programs_.try_emplace(std::move(bytes), ProgramRef{nullptr, 0, 0});
   if (inserted) {
@@ -1155,6 +1195,7 @@ std::pair<const ActionProgram*, uint32_t> SoftAsic::Impl::InternProgram(
     program_table_[it->second.index] = it->second.program;
   }
   it->second.refs++;
+  last_program_ = &it->second;  // node_hash_map: stable until erased
   return {it->second.program, it->second.index};
 }
 
@@ -1165,6 +1206,9 @@ void SoftAsic::Impl::ReleaseProgram(const ActionProgram* program) {
     return;
   }
   if (--it->second.refs == 0) {
+    if (last_program_ == &it->second) {
+      last_program_ = nullptr;
+    }
     // Called after a grace period: no datapath thread holds the index any more.
     program_table_[it->second.index] = nullptr;
     free_program_indices_.push_back(it->second.index);
@@ -1310,6 +1354,9 @@ absl::Status SoftAsic::Impl::DestroyFlow(uint32_t rule_id) {
   });
   if (st->count == 0) {
     // Drop the empty subtable from the lookup path; free it after readers are done.
+    if (last_subtable_ == st->id) {
+      last_subtable_ = SIZE_MAX;
+    }
     for (auto it = subtable_by_mask_.begin(); it != subtable_by_mask_.end(); ++it) {
       if (it->second == st->id) {
         subtable_by_mask_.erase(it);
@@ -1477,14 +1524,18 @@ SoftAsicTableStats SoftAsic::Impl::TableStats() const {
 
 int SoftAsic::Impl::TelemetryCallback(const char* /*cmd*/, const char* /*params*/,
                                       rte_tel_data* d) {
-  Impl* self = g_telemetry_instance.load();
+  absl::MutexLock instance_lock(&g_telemetry_mu);
+  Impl* self = g_telemetry_instance;
   rte_tel_data_start_dict(d);
   if (self == nullptr) {
     return 0;
   }
-  // Telemetry runs on its own thread: table stats read control-thread state without a lock;
-  // the numbers are a best-effort view.
-  const SoftAsicTableStats ts = self->TableStats();
+  SoftAsicTableStats ts;
+  {
+    // Control state changes under control_mu_ (the telemetry thread is a second reader).
+    absl::MutexLock lock(&self->control_mu_);
+    ts = self->TableStats();
+  }
   rte_tel_data_add_dict_u64(d, "rules", ts.rules);
   rte_tel_data_add_dict_u64(d, "capacity", ts.capacity);
   rte_tel_data_add_dict_u64(d, "subtables", ts.subtables);
@@ -1520,32 +1571,52 @@ void SoftAsic::Stop() { impl_->Stop(); }
 absl::StatusOr<uint32_t> SoftAsic::CreateFlow(uint16_t port_id, const rte_flow_attr& attr,
                                               const rte_flow_item* pattern,
                                               const rte_flow_action* actions) {
+  absl::MutexLock lock(&impl_->control_mu_);
   return impl_->CreateFlow(port_id, attr, pattern, actions, true);
 }
 absl::Status SoftAsic::ValidateFlow(uint16_t port_id, const rte_flow_attr& attr,
                                     const rte_flow_item* pattern, const rte_flow_action* actions) {
+  absl::MutexLock lock(&impl_->control_mu_);
   return impl_->CreateFlow(port_id, attr, pattern, actions, false).status();
 }
-absl::Status SoftAsic::DestroyFlow(uint32_t rule_id) { return impl_->DestroyFlow(rule_id); }
+absl::Status SoftAsic::DestroyFlow(uint32_t rule_id) {
+  absl::MutexLock lock(&impl_->control_mu_);
+  return impl_->DestroyFlow(rule_id);
+}
 absl::StatusOr<SoftAsicFlowCounters> SoftAsic::QueryFlow(uint32_t rule_id) const {
+  absl::MutexLock lock(&impl_->control_mu_);
   return impl_->QueryFlow(rule_id);
 }
-std::vector<uint32_t> SoftAsic::CollectAgedFlows() { return impl_->CollectAgedFlows(); }
+std::vector<uint32_t> SoftAsic::CollectAgedFlows() {
+  absl::MutexLock lock(&impl_->control_mu_);
+  return impl_->CollectAgedFlows();
+}
 absl::Status SoftAsic::CreateMeter(uint32_t meter_id, const MeterProfile& profile) {
+  absl::MutexLock lock(&impl_->control_mu_);
   return impl_->CreateMeter(meter_id, profile);
 }
-absl::Status SoftAsic::DestroyMeter(uint32_t meter_id) { return impl_->DestroyMeter(meter_id); }
+absl::Status SoftAsic::DestroyMeter(uint32_t meter_id) {
+  absl::MutexLock lock(&impl_->control_mu_);
+  return impl_->DestroyMeter(meter_id);
+}
 absl::StatusOr<MeterStats> SoftAsic::QueryMeter(uint32_t meter_id) const {
+  absl::MutexLock lock(&impl_->control_mu_);
   return impl_->QueryMeter(meter_id);
 }
 const std::vector<PortInfo>& SoftAsic::ports() const { return impl_->ports(); }
 int SoftAsic::PortIndex(uint16_t port_id) const { return impl_->PortIndex(port_id); }
 SoftAsicPortStats SoftAsic::PortStats(int port_index) const { return impl_->PortStats(port_index); }
-SoftAsicTableStats SoftAsic::TableStats() const { return impl_->TableStats(); }
+SoftAsicTableStats SoftAsic::TableStats() const {
+  absl::MutexLock lock(&impl_->control_mu_);
+  return impl_->TableStats();
+}
 uint32_t SoftAsic::PollOnce() { return impl_->PollOnce(); }
 void SoftAsic::ProcessBurst(uint16_t port_index, rte_mbuf** pkts, uint16_t n) {
   impl_->ProcessBurstFromCaller(port_index, pkts, n);
 }
-void SoftAsic::ReclaimNow() { impl_->Reclaim(true); }
+void SoftAsic::ReclaimNow() {
+  absl::MutexLock lock(&impl_->control_mu_);
+  impl_->Reclaim(true);
+}
 
 }  // namespace nicswitch::device

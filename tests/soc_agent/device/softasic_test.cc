@@ -4,10 +4,14 @@
 #include "soc_agent/device/softasic.h"
 
 #include <rte_cycles.h>
+#include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <array>
 #include <atomic>
@@ -256,6 +260,82 @@ TEST_F(SoftAsicTest, JumpContinuesInTheTargetGroupWithMarkAndRewrites) {
   std::vector<uint32_t> marks;
   EXPECT_THAT(ReadRepresentor(Rep(1), &marks), ElementsAre(unmatched));
   EXPECT_THAT(marks, ElementsAre(7u));
+}
+
+TEST_F(SoftAsicTest, JumpLoopDropsThePacketInsteadOfSpinning) {
+  StartEal();
+  MakeSwitch();
+  FlowBuilder g0;
+  g0.InPort(Rep(1)).Eth().Jump(1);
+  FlowBuilder g1;
+  g1.Group(1).Eth().Jump(2);
+  FlowBuilder g2;
+  g2.Group(2).Eth().Jump(1);
+  ASSERT_TRUE(Install(g0).ok());
+  ASSERT_TRUE(Install(g1).ok());
+  ASSERT_TRUE(Install(g2).ok());
+  Send(vf0_, BuildUdp4(Udp4{}), 5);
+  sa_->PollOnce();
+  EXPECT_EQ(sa_->PortStats(1).drops, 5u);
+  EXPECT_THAT(ReadRepresentor(Rep(1)), IsEmpty());
+}
+
+TEST_F(SoftAsicTest, RepresentorQueueAndRawEncapDecapFates) {
+  StartEal();
+  SoftAsicConfig config;
+  config.representor_queues = 2;
+  MakeSwitch(config);
+  // UDP 2000 from VF0 -> the agent, on VF1's representor.
+  FlowBuilder to_rep;
+  to_rep.InPort(Rep(1)).Eth().Ipv4().UdpDst(2000).ToRepresentor(Rep(2));
+  // UDP 2001 -> queue 1 of the input port's representor, marked.
+  FlowBuilder to_queue;
+  to_queue.InPort(Rep(1)).Eth().Ipv4().UdpDst(2001).Mark(99).ActionOf(RTE_FLOW_ACTION_TYPE_QUEUE,
+                                                                      rte_flow_action_queue{1});
+  // UDP 2002 -> strip the Ethernet header (RAW_DECAP 14), push another (RAW_ENCAP), uplink.
+  static uint8_t new_eth[14] = {0x02, 0xcc, 0, 0, 0, 1, 0x02, 0xcc, 0, 0, 0, 2, 0x08, 0x00};
+  rte_flow_action_raw_decap decap{};
+  decap.size = 14;
+  rte_flow_action_raw_encap encap{};
+  encap.data = new_eth;
+  encap.size = sizeof(new_eth);
+  FlowBuilder rewrite;
+  rewrite.InPort(Rep(1))
+      .Eth()
+      .Ipv4()
+      .UdpDst(2002)
+      .ActionOf(RTE_FLOW_ACTION_TYPE_RAW_DECAP, decap)
+      .ActionOf(RTE_FLOW_ACTION_TYPE_RAW_ENCAP, encap)
+      .ToPort(Rep(0));
+  ASSERT_TRUE(Install(to_rep).ok());
+  auto q = Install(to_queue);
+  ASSERT_TRUE(q.ok()) << q.status();
+  ASSERT_TRUE(Install(rewrite).ok());
+  Udp4 p;
+  const Bytes a = BuildUdp4(p);
+  p.dst_port = 2001;
+  const Bytes b = BuildUdp4(p);
+  p.dst_port = 2002;
+  const Bytes c = BuildUdp4(p);
+  Send(vf0_, a);
+  Send(vf0_, b);
+  Send(vf0_, c);
+  sa_->PollOnce();
+  EXPECT_THAT(ReadRepresentor(Rep(2)), ElementsAre(a));
+  rte_mbuf* pkts[4];
+  ASSERT_EQ(rte_eth_rx_burst(Rep(1), 1, pkts, 4), 1);
+  EXPECT_EQ(FromMbuf(pkts[0]), b);
+  EXPECT_TRUE(pkts[0]->ol_flags & RTE_MBUF_F_RX_FDIR_ID);
+  EXPECT_EQ(pkts[0]->hash.fdir.hi, 99u);
+  rte_pktmbuf_free(pkts[0]);
+  EXPECT_EQ(rte_eth_rx_burst(Rep(1), 0, pkts, 4), 0);
+  Bytes expected = c;
+  std::memcpy(expected.data(), new_eth, 14);
+  EXPECT_THAT(uplink_.Drain(), ElementsAre(expected));
+  // A queue the representor does not have is refused.
+  FlowBuilder bad;
+  bad.InPort(Rep(1)).Eth().ActionOf(RTE_FLOW_ACTION_TYPE_QUEUE, rte_flow_action_queue{2});
+  EXPECT_EQ(Install(bad).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(SoftAsicTest, VxlanEncapIsDecodedCorrectlyByTshark) {
@@ -518,6 +598,42 @@ TEST_F(SoftAsicTest, FlowDeviceInstallsCompiledRulesAndReadsCountersInBatches) {
   EXPECT_EQ(device.QueryCounters({*b, *a}).status().code(), absl::StatusCode::kNotFound);
 }
 
+// The DPDK telemetry command, read over EAL's telemetry socket like dpdk-telemetry.py does.
+TEST_F(SoftAsicTest, TelemetryCommandReportsTableAndPortCounters) {
+  // TestEalArgs turns telemetry off; this test needs it on.
+  ASSERT_TRUE(InitEal("softasic_test",
+                      {"-l", "0", "--no-pci", "--no-huge", "-m", "256", "--file-prefix",
+                       testenv::UniqueFilePrefix("softasic_tel"), "--log-level=lib.eal:warning"})
+                  .ok());
+  pool_ = rte_pktmbuf_pool_create("test_pool", 4095, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+  ASSERT_NE(pool_, nullptr);
+  MakeSwitch();
+  FlowBuilder f;
+  f.InPort(Rep(1)).Eth().Ipv4Dst(0x0a000002).ToPort(Rep(0));
+  ASSERT_TRUE(Install(f).ok());
+  Send(vf0_, BuildUdp4(Udp4{}), 3);
+  sa_->PollOnce();
+
+  const std::string path = absl::StrCat(rte_eal_get_runtime_dir(), "/dpdk_telemetry.v2");
+  const int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0) << path;
+  char buf[16384];
+  ASSERT_GT(read(fd, buf, sizeof(buf)), 0);  // the greeting
+  const std::string cmd = "/softasic/stats";
+  ASSERT_EQ(write(fd, cmd.data(), cmd.size()), static_cast<ssize_t>(cmd.size()));
+  const ssize_t n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  ASSERT_GT(n, 0);
+  const std::string reply(buf, static_cast<size_t>(n));
+  EXPECT_THAT(reply, HasSubstr("\"/softasic/stats\":{\"rules\":1,"));
+  EXPECT_THAT(reply, HasSubstr("\"port1_rx\":3"));
+  EXPECT_THAT(reply, HasSubstr("\"port0_tx\":3"));
+}
+
 // Tests that busy-poll a datapath lcore (registered RUN_SERIAL).
 class SoftAsicLcoreTest : public SoftAsicTest {};
 
@@ -534,11 +650,12 @@ TEST_F(SoftAsicLcoreTest, RemovingRulesWhileTrafficFlowsLosesNoPacketOfOtherRule
   ASSERT_TRUE(keep_id.ok());
   ASSERT_TRUE(sa_->Start().ok());
 
-  std::atomic<bool> done{false};
-  const int total = 20000;
+  // The sender keeps traffic flowing for as long as the control thread churns.
+  std::atomic<bool> stop{false};
+  std::atomic<int> sent{0};
   std::thread sender([&] {
     const Bytes frame = BuildUdp4(Udp4{});
-    for (int i = 0; i < total;) {
+    while (!stop) {
       rte_mbuf* m = ToMbuf(pool_, frame);
       if (m == nullptr) {
         std::this_thread::yield();
@@ -547,22 +664,34 @@ TEST_F(SoftAsicLcoreTest, RemovingRulesWhileTrafficFlowsLosesNoPacketOfOtherRule
       while (!vf0_.Inject(m)) {
         std::this_thread::yield();
       }
-      ++i;
+      sent++;
     }
-    done = true;
   });
   int received = 0;
-  int churn = 0;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   std::vector<uint32_t> installed;
-  while ((!done || received < total) && std::chrono::steady_clock::now() < deadline) {
-    // Churn: 64 rules of the same and of other masks, then remove them.
-    for (int k = 0; k < 64; ++k) {
+  // Churn: rules in the kept rule's own subtable (round 0 adds 1500, growing the subtable's hash
+  // under traffic) and in a lower-priority /24 subtable that is created and freed every round.
+  // Each step waits until more packets went in, so every change happens under traffic.
+  auto wait_for_traffic = [&](int packets) {
+    const int target = sent.load() + packets;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (sent.load() < target && std::chrono::steady_clock::now() < until) {
+      received += static_cast<int>(uplink_.Drain().size());
+      std::this_thread::yield();
+    }
+  };
+  wait_for_traffic(1000);
+  const int kRounds = 12;
+  for (int churn = 0; churn < kRounds; ++churn) {
+    const int same_mask = churn == 0 ? 1500 : 64;
+    for (int k = 0; k < same_mask; ++k) {
       FlowBuilder other;
-      other.InPort(Rep(1)).Eth().Ipv4Dst(0x0b000000 + churn * 64 + k).UdpDst(2000).ToPort(Rep(2));
+      other.InPort(Rep(1)).Eth().Ipv4Dst(0x0b000000 + churn * 4096 + k).UdpDst(2000).ToPort(Rep(2));
       auto id = Install(other);
       ASSERT_TRUE(id.ok()) << id.status();
       installed.push_back(*id);
+    }
+    for (int k = 0; k < 64; ++k) {
       FlowBuilder wide;
       wide.Priority(2)
           .InPort(Rep(1))
@@ -573,23 +702,73 @@ TEST_F(SoftAsicLcoreTest, RemovingRulesWhileTrafficFlowsLosesNoPacketOfOtherRule
       ASSERT_TRUE(wid.ok()) << wid.status();
       installed.push_back(*wid);
     }
+    wait_for_traffic(200);
     for (uint32_t id : installed) {
       ASSERT_TRUE(sa_->DestroyFlow(id).ok());
     }
     installed.clear();
-    ++churn;
+    wait_for_traffic(200);
+  }
+  stop = true;
+  sender.join();
+  const int total = sent.load();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (received < total && std::chrono::steady_clock::now() < deadline) {
     received += static_cast<int>(uplink_.Drain().size());
   }
-  sender.join();
   sa_->Stop();
   received += static_cast<int>(uplink_.Drain().size());
+  EXPECT_GE(total, 1000 + kRounds * 400);
   EXPECT_EQ(received, total);
-  EXPECT_GT(churn, 1);
   auto c = sa_->QueryFlow(*keep_id);
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->packets, static_cast<uint64_t>(total));
   EXPECT_EQ(sa_->PortStats(1).misses, 0u);
+  EXPECT_EQ(sa_->PortStats(1).drops, 0u);
+  EXPECT_THAT(vf1_.Drain(), IsEmpty());
   EXPECT_EQ(sa_->TableStats().rules, 1u);
+}
+
+// Two datapath lcores share the ports; per-lcore rule counters add up.
+TEST_F(SoftAsicLcoreTest, TwoDatapathLcoresForwardAndCountEverything) {
+  ASSERT_TRUE(
+      InitEal("softasic_test", {"--lcores", "0@0,1@1,2@0", "--no-pci", "--no-huge", "-m", "256",
+                                "--file-prefix", testenv::UniqueFilePrefix("softasic_2lc"),
+                                "--no-telemetry", "--log-level=lib.eal:warning"})
+          .ok());
+  pool_ = rte_pktmbuf_pool_create("test_pool", 16383, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+  ASSERT_NE(pool_, nullptr);
+  SoftAsicConfig config;
+  config.datapath_lcores = {1, 2};
+  MakeSwitch(config);
+  FlowBuilder from_vf0;
+  from_vf0.InPort(Rep(1)).Eth().Ipv4Dst(0x0a000002).Count().ToPort(Rep(0));
+  FlowBuilder from_vf1;
+  from_vf1.InPort(Rep(2)).Eth().Ipv4Dst(0x0a000002).Count().ToPort(Rep(0));
+  auto a = Install(from_vf0);
+  auto b = Install(from_vf1);
+  ASSERT_TRUE(a.ok());
+  ASSERT_TRUE(b.ok());
+  ASSERT_TRUE(sa_->Start().ok());
+  EXPECT_EQ(sa_->Start().code(), absl::StatusCode::kFailedPrecondition);
+  const Bytes frame = BuildUdp4(Udp4{});
+  int received = 0;
+  for (int i = 0; i < 2000; ++i) {
+    Send(i % 2 == 0 ? vf0_ : vf1_, frame);
+    if (i % 64 == 63) {
+      received += static_cast<int>(uplink_.Drain().size());
+    }
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (received < 2000 && std::chrono::steady_clock::now() < deadline) {
+    received += static_cast<int>(uplink_.Drain().size());
+  }
+  sa_->Stop();
+  received += static_cast<int>(uplink_.Drain().size());
+  EXPECT_EQ(received, 2000);
+  EXPECT_EQ(sa_->QueryFlow(*a)->packets, 1000u);
+  EXPECT_EQ(sa_->QueryFlow(*b)->packets, 1000u);
+  EXPECT_EQ(sa_->PortStats(0).tx, 2000u);
 }
 
 // The table holds its configured capacity (1M) and refuses the next rule cleanly.
