@@ -126,6 +126,7 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const v1::AgentConfig& conf
     if (config.softasic().max_rules() != 0) {
       soft.max_rules = config.softasic().max_rules();
     }
+    soft.idle_sleep_max_us = config.softasic().idle_sleep_max_us();
     ASSIGN_OR_RETURN(agent->softasic_, device::SoftAsic::Create(soft));
     agent->device_ = std::make_unique<device::SoftAsicFlowDevice>(*agent->softasic_);
   }

@@ -654,11 +654,26 @@ void SoftAsic::Impl::RunThread(uint32_t slot) {
       mine.push_back(p);
     }
   }
+  // Busy-poll while there is traffic; after idle_polls_before_sleep empty rounds, sleep in
+  // growing steps up to idle_sleep_max_us (offline for RCU meanwhile, so control-plane grace
+  // periods never wait for a sleeping datapath). 0 disables sleeping (a dedicated core).
+  uint32_t idle_rounds = 0;
   while (!stop_.load(std::memory_order_relaxed)) {
+    uint32_t moved = 0;
     for (uint32_t p : mine) {
-      PollPort(slot, p);
+      moved += PollPort(slot, p);
     }
     rte_rcu_qsbr_quiescent(rcu_, slot);
+    if (moved != 0 || config_.idle_sleep_max_us == 0) {
+      idle_rounds = 0;
+      continue;
+    }
+    if (++idle_rounds > config_.idle_polls_before_sleep) {
+      const uint32_t step = idle_rounds - config_.idle_polls_before_sleep;
+      rte_rcu_qsbr_thread_offline(rcu_, slot);
+      rte_delay_us_sleep(std::min<uint32_t>(config_.idle_sleep_max_us, 10 * step));
+      rte_rcu_qsbr_thread_online(rcu_, slot);
+    }
   }
   rte_rcu_qsbr_thread_offline(rcu_, slot);
   rte_rcu_qsbr_thread_unregister(rcu_, slot);

@@ -64,6 +64,11 @@ struct SoftAsicConfig {
   // rx-timestamp field, in TSC cycles) when the packet carries one, instead of rte_rdtsc().
   // Lets tests and replays drive meters with packet times they control.
   bool meter_uses_rx_timestamp = false;
+  // Idle back-off of datapath lcores: after this many empty polling rounds, sleep (10 us, then
+  // growing by 10 us per empty round) up to idle_sleep_max_us; 0 busy-polls forever (a core
+  // dedicated to the datapath, as on a SmartNIC's SoC).
+  uint32_t idle_polls_before_sleep = 1000;
+  uint32_t idle_sleep_max_us = 0;
   // Register the "/softasic/stats" DPDK telemetry command for this instance.
   bool register_telemetry = true;
 };
