@@ -258,9 +258,9 @@ absl::Status Relay::Impl::Init() {
     rte_eth_rxconf rxconf = info.default_rxconf;
     if (options_.rx_zero_copy) {
       // Sized like the VF ring: the PMD can hold at most that many guest buffers.
-      ASSIGN_OR_RETURN(p->zc_pool, ZeroCopyRxPool::Create(absl::StrCat("relay_zc", i),
-                                                          options_.vf_rx_ring_size * 2u,
-                                                          options_.rx_buffer_size, socket));
+      ASSIGN_OR_RETURN(p->zc_pool, ZeroCopyRxPool::Create(
+                                       absl::StrCat("relay_zc", i), options_.vf_rx_ring_size * 2u,
+                                       options_.rx_buffer_size, options_.max_frame, socket));
       rx_pool = p->zc_pool->mempool();
       rxconf.rx_deferred_start = 1;  // started when the guest's RX ring is there
     }
@@ -541,7 +541,11 @@ void Relay::Impl::Notify(QueuePair& p, SplitVirtqueue& q, uint16_t vring, Direct
 
 uint32_t Relay::Impl::PollRx(QueuePair& p) {
   rte_mbuf* pkts[kBurst];
-  const uint16_t n = rte_eth_rx_burst(port_, p.index, pkts, kBurst);
+  const uint16_t burst = p.zc_pool != nullptr ? p.zc_pool->MaxBurst(kBurst) : kBurst;
+  if (burst == 0) {
+    return 0;
+  }
+  const uint16_t n = rte_eth_rx_burst(port_, p.index, pkts, burst);
   const bool mergeable = features_ & (1ULL << kFeatureMrgRxbuf);
   for (uint16_t i = 0; i < n; ++i) {
     if (p.zc_pool != nullptr) {
@@ -776,7 +780,11 @@ std::string Relay::Impl::StatsText() const {
       const DirectionStats& s = dir == 0 ? p->to_guest : p->from_guest;
       absl::StrAppend(&out, "q", p->index, dir == 0 ? " to_guest" : " from_guest",
                       " packets=", s.packets.Get(), " bytes=", s.bytes.Get(),
-                      " zero_copy=", s.zero_copy.Get(), " copied=", s.copied.Get());
+                      " zero_copy=", s.zero_copy.Get(), " copied=", s.copied.Get(),
+                      " moved=", s.moved.Get());
+      if (dir == 0) {
+        absl::StrAppend(&out, " no_guest_buffer_stalls=", p->zc_pool ? p->zc_pool->stalls() : 0);
+      }
       for (int r = 0; r < kNumDropReasons; ++r) {
         if (s.drops[r].Get() > 0) {
           absl::StrAppend(&out, " drop_", DropReasonName(static_cast<DropReason>(r)), "=",
