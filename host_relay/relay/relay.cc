@@ -14,6 +14,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -114,6 +115,7 @@ struct QueuePair {
   std::unique_ptr<VhostDirtyLog> tx_log;
   int rx_kickfd = -1;
   int tx_kickfd = -1;
+  bool rx_stalled = false;  // last VF RX poll skipped: too few guest RX buffers
 
   // TX zero copy: one shared-info per guest TX head (a head is in flight at most once).
   struct TxContext {
@@ -187,6 +189,8 @@ class Relay::Impl {
   uint64_t done_ticket_ = 0;                           // guarded by mu_
   bool datapath_running_ = false;                      // guarded by mu_
   std::atomic<bool> pending_{false};
+  Counter busy_cycles_;
+  uint32_t sleep_ms_ = 1;  // current idle back-off
 };
 
 namespace {
@@ -542,8 +546,9 @@ void Relay::Impl::Notify(QueuePair& p, SplitVirtqueue& q, uint16_t vring, Direct
 uint32_t Relay::Impl::PollRx(QueuePair& p) {
   rte_mbuf* pkts[kBurst];
   const uint16_t burst = p.zc_pool != nullptr ? p.zc_pool->MaxBurst(kBurst) : kBurst;
+  p.rx_stalled = burst == 0;
   if (burst == 0) {
-    return 0;
+    return 0;  // waiting for the guest to post RX buffers; the frames wait in the VF
   }
   const uint16_t n = rte_eth_rx_burst(port_, p.index, pkts, burst);
   const bool mergeable = features_ & (1ULL << kFeatureMrgRxbuf);
@@ -679,11 +684,15 @@ void Relay::Impl::Sleep() {
       p->txq->SetKickWanted(true);
       p->rxq->SetKickWanted(true);
       work = work || p->txq->Pending() > 0;
+      // Stalled on guest RX buffers that were posted before it saw the kick request.
+      work = work || (p->rx_stalled && p->zc_pool->MaxBurst(kBurst, false) > 0);
     }
   }
   if (!work && !pending_.load(std::memory_order_acquire)) {
     epoll_event events[16];
-    const int n = epoll_wait(epoll_fd_, events, 16, static_cast<int>(options_.idle_sleep_ms));
+    // Back off: 1, 2, 4 ... up to idle_sleep_ms while nothing happens (kicks wake us at once).
+    const int n = epoll_wait(epoll_fd_, events, 16, static_cast<int>(sleep_ms_));
+    sleep_ms_ = std::min<uint32_t>(sleep_ms_ * 2, std::max<uint32_t>(options_.idle_sleep_ms, 1));
     for (int i = 0; i < n; ++i) {
       uint64_t value;
       [[maybe_unused]] ssize_t r = read(events[i].data.fd, &value, sizeof(value));
@@ -725,6 +734,7 @@ absl::Status Relay::Impl::Run(const std::atomic<bool>& stop) {
       HandleRequests();
     }
     uint32_t work = 0;
+    const uint64_t t0 = rte_rdtsc();
     for (auto& p : pairs_) {
       if (p->active) {
         work += PollRx(*p);
@@ -732,7 +742,9 @@ absl::Status Relay::Impl::Run(const std::atomic<bool>& stop) {
       }
     }
     if (work > 0) {
+      busy_cycles_.Add(rte_rdtsc() - t0);  // cycles of rounds that moved packets
       idle = 0;
+      sleep_ms_ = 1;
     } else if (++idle > options_.busy_polls_before_sleep) {
       Sleep();
       idle = options_.busy_polls_before_sleep;  // one more poll round, then sleep again
@@ -774,7 +786,8 @@ void Relay::Impl::LogStats() {
 }
 
 std::string Relay::Impl::StatsText() const {
-  std::string out;
+  std::string out =
+      absl::StrCat("datapath busy_cycles=", busy_cycles_.Get(), " tsc_hz=", rte_get_tsc_hz(), "\n");
   for (const auto& p : pairs_) {
     for (int dir = 0; dir < 2; ++dir) {
       const DirectionStats& s = dir == 0 ? p->to_guest : p->from_guest;
@@ -800,6 +813,7 @@ std::string Relay::Impl::StatsText() const {
 void Relay::Impl::AddTelemetry(rte_tel_data* d) const {
   // Telemetry thread: reads the datapath's relaxed counters only.
   rte_tel_data_start_dict(d);
+  rte_tel_data_add_dict_u64(d, "datapath_busy_cycles", busy_cycles_.Get());
   for (const auto& p : pairs_) {
     for (int dir = 0; dir < 2; ++dir) {
       const DirectionStats& s = dir == 0 ? p->to_guest : p->from_guest;

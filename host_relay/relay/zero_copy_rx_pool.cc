@@ -139,14 +139,14 @@ void ZeroCopyRxPool::Bind(SplitVirtqueue* rxq, uint32_t hdr_len, bool mergeable,
 
 void ZeroCopyRxPool::Unbind() { accepting_ = false; }
 
-uint16_t ZeroCopyRxPool::MaxBurst(uint16_t burst) {
+uint16_t ZeroCopyRxPool::MaxBurst(uint16_t burst, bool count_stall) {
   if (!accepting_ || rxq_ == nullptr) {
     return 0;
   }
   const uint32_t available =
       std::min<uint32_t>(static_cast<uint32_t>(free_.size()), spare_count_ + rxq_->Pending());
   const uint32_t packets = available / (reserve_ + 1);
-  if (packets == 0) {
+  if (packets == 0 && count_stall) {
     ++stalls_;
   }
   return static_cast<uint16_t>(std::min<uint32_t>(burst, packets));

@@ -59,7 +59,7 @@ class ZeroCopyRxPool {
   // PMDs that allocate segment by segment (net_memif) drop the rest of a frame and leak its
   // first segments when an allocation fails mid-frame. 0 (counted as a stall) when the guest
   // has not posted enough buffers for one maximum-size frame.
-  uint16_t MaxBurst(uint16_t burst);
+  uint16_t MaxBurst(uint16_t burst, bool count_stall = true);
 
   uint64_t stalls() const { return stalls_; }  // dequeues that found no guest buffer
   uint32_t size() const { return size_; }

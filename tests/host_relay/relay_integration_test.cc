@@ -277,6 +277,25 @@ TEST_F(RelayIntegrationTest, RelayRestartInClientModeResumesTraffic) {
   EXPECT_GT(RelayStat(relay, "q0 from_guest", "packets"), 200) << relay;
 }
 
+TEST_F(RelayIntegrationTest, IdleRelayUsesAlmostNoCpuAndWakesOnTraffic) {
+  StartPeer();
+  relay_ = StartRelay({});
+  ASSERT_TRUE(WaitForFile(vhost_sock_, seconds(10))) << relay_->Log();
+  // A connected guest that sends a few frames, then idles for a while, then sends again.
+  Subprocess& guest =
+      StartGuest("guest", {"--send", "40", "--pps", "10", "--expect", "40", "--timeout-s", "20"});
+  std::this_thread::sleep_for(milliseconds(1500));
+  const long before = relay_->CpuTicks();
+  std::this_thread::sleep_for(seconds(2));
+  const long used = relay_->CpuTicks() - before;
+  // 10 frames/s keep it mostly asleep: far below one busy core (200 ticks in 2 s).
+  EXPECT_LT(used, 20) << "relay used " << used << " ticks of 200 while nearly idle";
+  const auto rc = guest.Wait(seconds(30));
+  ASSERT_TRUE(rc.has_value());
+  EXPECT_EQ(*rc, 0) << guest.Log();
+  EXPECT_EQ(JsonField(guest.Log(), "valid"), 40);
+}
+
 TEST_F(RelayIntegrationTest, TwoQueuePairsCarryTraffic) {
   StartPeer(2);
   relay_ = StartRelay({"--queue-pairs", "2"});

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <iterator>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -80,6 +81,20 @@ class Subprocess {
       kill(pid_, SIGKILL);
       Wait(std::chrono::seconds(5));
     }
+  }
+  pid_t pid() const { return pid_; }
+  // User + system CPU time the process used so far, in clock ticks (/proc/<pid>/stat).
+  long CpuTicks() const {
+    std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+    std::string f;
+    long utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && fields >> f; ++i) {
+      if (i == 14) utime = std::stol(f);
+      if (i == 15) stime = std::stol(f);
+    }
+    return utime + stime;
   }
   bool running() { return pid_ > 0 && !Wait(std::chrono::milliseconds(0)); }
 

@@ -136,7 +136,7 @@ int main(int argc, char** argv) {
   uint16_t queues = 1;
   uint32_t stream = 0;
   uint64_t send_after_rx = 0;
-  bool echo = false, no_rx = false;
+  bool echo = false, no_rx = false, no_tx = false;
   double pps = 0;
   app.add_option("--port", port_name, "Port name (default: the first port)");
   app.add_option("--send", send, "Frames to send (0: none, unless --duration-s)");
@@ -155,6 +155,7 @@ int main(int argc, char** argv) {
   app.add_flag("--echo", echo,
                "Reflector: send every intact frame (any stream) back on the queue it came in on");
   app.add_flag("--no-rx", no_rx, "Never poll RX (a guest that posts no new RX buffers)");
+  app.add_flag("--no-tx", no_tx, "Benchmark mode: only receive");
   app.add_option("--pps", pps, "Pace sending to this many frames per second (0: flat out)");
   app.add_option("--stream", stream, "Stream id carried in the payload (UDP source port)");
   std::vector<std::string> eal_args;
@@ -259,7 +260,7 @@ int main(int argc, char** argv) {
     const bool paced_ok =
         pps <= 0 ||
         static_cast<double>(seq) < pps * std::chrono::duration<double>(now - start).count() + 1;
-    if ((bench || seq < send) && st.received >= send_after_rx && paced_ok) {
+    if (((bench && !no_tx) || seq < send) && st.received >= send_after_rx && paced_ok) {
       rte_mbuf* pkts[kBurst];
       const uint16_t q = static_cast<uint16_t>(tx_round++ % queues);
       uint16_t n = bench ? kBurst : static_cast<uint16_t>(std::min<uint64_t>(kBurst, send - seq));
