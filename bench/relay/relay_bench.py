@@ -105,7 +105,7 @@ def main():
     p.add_argument("--testpmd", default="dpdk-testpmd")
     p.add_argument("--sizes", default="64,512,1518")
     p.add_argument("--runs", type=int, default=3)
-    p.add_argument("--duration", type=float, default=2.0)
+    p.add_argument("--duration", type=float, default=1.5)
     p.add_argument("--json", default="relay_bench.json")
     a = p.parse_args()
     sizes = [int(s) for s in a.sizes.split(",")]
