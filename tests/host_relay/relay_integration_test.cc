@@ -49,6 +49,20 @@ int64_t RelayStat(const std::string& log, const std::string& queue_dir, const st
   return std::regex_search(text, m, re) ? std::stoll(m[1]) : 0;
 }
 
+// Every "queue pair N stopped: rx avail A used U" line the relay logs when a guest goes away
+// must have A == U: each RX buffer the guest posted was handed back (written or returned empty)
+// before the vhost callback returned, so the VF never writes into it afterwards.
+void ExpectAllRxBuffersReclaimed(const std::string& log) {
+  const std::regex re("stopped: rx avail ([0-9]+) used ([0-9]+)");
+  int stops = 0;
+  for (auto it = std::sregex_iterator(log.begin(), log.end(), re); it != std::sregex_iterator();
+       ++it, ++stops) {
+    EXPECT_EQ((*it)[1], (*it)[2]) << (*it)[0];
+  }
+  EXPECT_GT(stops, 0) << log;
+  EXPECT_EQ(log.find("still holds"), std::string::npos) << log;
+}
+
 bool WaitForFile(const std::string& path, milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
@@ -193,6 +207,7 @@ TEST_F(RelayIntegrationTest, ZeroCopyCarries64To9000ByteFramesIntactBothWays) {
   EXPECT_GT(RelayStat(relay, "q0 to_guest", "moved"), 0) << relay;
   EXPECT_EQ(RelayStat(relay, "q0 from_guest", "zero_copy"), 500) << relay;
   EXPECT_EQ(RelayStat(relay, "q0 from_guest", "copied"), 0) << relay;
+  ExpectAllRxBuffersReclaimed(relay);
 }
 
 TEST_F(RelayIntegrationTest, CopyModeCarries64To9000ByteFramesIntactBothWays) {
@@ -237,6 +252,7 @@ TEST_F(RelayIntegrationTest, GuestPostingNoRxBuffersStallsZeroCopyAndReconnectRe
   const std::string relay = StopRelay();
   EXPECT_GT(RelayStat(relay, "q0 to_guest", "no_guest_buffer_stalls"), 0) << relay;
   EXPECT_GE(RelayStat(relay, "q0 to_guest", "zero_copy"), 256 + 200) << relay;
+  ExpectAllRxBuffersReclaimed(relay);
 }
 
 TEST_F(RelayIntegrationTest, GuestDisconnectAndReconnectResumesTraffic) {
@@ -252,6 +268,7 @@ TEST_F(RelayIntegrationTest, GuestDisconnectAndReconnectResumesTraffic) {
   }
   const std::string relay = StopRelay();
   EXPECT_EQ(RelayStat(relay, "q0 to_guest", "zero_copy"), 900) << relay;
+  ExpectAllRxBuffersReclaimed(relay);
 }
 
 TEST_F(RelayIntegrationTest, RelayRestartInClientModeResumesTraffic) {
