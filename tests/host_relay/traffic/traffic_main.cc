@@ -50,7 +50,7 @@ struct Stats {
 };
 
 // Builds frame `seq` of `len` bytes (without FCS) into `m`.
-void BuildFrame(rte_mbuf* m, uint32_t seq, uint16_t len, uint32_t stream) {
+void BuildFrame(rte_mbuf* m, uint32_t seq, uint16_t len, uint32_t stream, bool csum_offload) {
   uint8_t* p = rte_pktmbuf_mtod(m, uint8_t*);
   auto* eth = reinterpret_cast<rte_ether_hdr*>(p);
   const rte_ether_addr dst = {{0x02, 0, 0, 0, 0, 0x02}}, src = {{0x02, 0, 0, 0, 0, 0x01}};
@@ -79,6 +79,15 @@ void BuildFrame(rte_mbuf* m, uint32_t seq, uint16_t len, uint32_t stream) {
   }
   m->data_len = len;
   m->pkt_len = len;
+  if (csum_offload) {
+    // The device completes the checksum (virtio: VIRTIO_NET_HDR_F_NEEDS_CSUM); the field holds
+    // the pseudo-header sum, as DPDK's offload contract asks.
+    m->l2_len = sizeof(rte_ether_hdr);
+    m->l3_len = sizeof(rte_ipv4_hdr);
+    m->ol_flags = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_UDP_CKSUM;
+    udp->dgram_cksum = rte_ipv4_phdr_cksum(ip, m->ol_flags);
+    return;
+  }
   udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
 }
 
@@ -136,7 +145,7 @@ int main(int argc, char** argv) {
   uint16_t queues = 1;
   uint32_t stream = 0;
   uint64_t send_after_rx = 0;
-  bool echo = false, no_rx = false, no_tx = false;
+  bool echo = false, no_rx = false, no_tx = false, csum_offload = false;
   double pps = 0;
   app.add_option("--port", port_name, "Port name (default: the first port)");
   app.add_option("--send", send, "Frames to send (0: none, unless --duration-s)");
@@ -155,6 +164,9 @@ int main(int argc, char** argv) {
   app.add_flag("--echo", echo,
                "Reflector: send every intact frame (any stream) back on the queue it came in on");
   app.add_flag("--no-rx", no_rx, "Never poll RX (a guest that posts no new RX buffers)");
+  app.add_flag("--tx-csum-offload", csum_offload,
+               "Leave UDP checksums to the device (RTE_ETH_TX_OFFLOAD_UDP_CKSUM; fails if the port "
+               "cannot)");
   app.add_flag("--no-tx", no_tx, "Benchmark mode: only receive");
   app.add_option("--pps", pps, "Pace sending to this many frames per second (0: flat out)");
   app.add_option("--stream", stream, "Stream id carried in the payload (UDP source port)");
@@ -201,6 +213,13 @@ int main(int argc, char** argv) {
   }
   if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER) {
     conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_SCATTER;
+  }
+  if (csum_offload) {
+    if (!(info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_UDP_CKSUM)) {
+      std::fprintf(stderr, "--tx-csum-offload: port %u cannot offload UDP checksums\n", port);
+      return 1;
+    }
+    conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
   }
   if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) {
     conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
@@ -270,7 +289,7 @@ int main(int argc, char** argv) {
       if (rte_pktmbuf_alloc_bulk(tx_pool, pkts, n) == 0) {
         for (uint16_t i = 0; i < n; ++i) {
           BuildFrame(pkts[i], static_cast<uint32_t>(seq + i),
-                     static_cast<uint16_t>(sizes[(seq + i) % sizes.size()]), stream);
+                     static_cast<uint16_t>(sizes[(seq + i) % sizes.size()]), stream, csum_offload);
         }
         const uint16_t sent = rte_eth_tx_burst(port, q, pkts, n);
         for (uint16_t i = 0; i < sent; ++i) {
