@@ -8,6 +8,7 @@
 #include <rte_ip.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_memory.h>
 #include <rte_telemetry.h>
 #include <rte_vhost.h>
 #include <sys/epoll.h>
@@ -167,6 +168,7 @@ class Relay::Impl {
   uint16_t port_ = 0;
   bool vf_offloads_csum_ = false;
   bool port_configured_ = false;
+  rte_device* vf_device_ = nullptr;
   rte_mempool* copy_pool_ = nullptr;
   rte_mempool* txhdr_pool_ = nullptr;
   std::vector<std::unique_ptr<QueuePair>> pairs_;
@@ -191,6 +193,16 @@ class Relay::Impl {
   std::atomic<bool> pending_{false};
   Counter busy_cycles_;
   uint32_t sleep_ms_ = 1;  // current idle back-off
+
+  // iova mode va: guest memory registered with DPDK and DMA-mapped for the VF (IOVA == VA).
+  struct DmaMapping {
+    uint64_t addr;
+    uint64_t len;
+    bool dma_mapped;
+  };
+  absl::Status MapGuestMemoryForDma(const rte_vhost_memory& mem);
+  void UnmapGuestMemoryForDma();
+  std::vector<DmaMapping> dma_mappings_;
 };
 
 namespace {
@@ -240,6 +252,7 @@ absl::Status Relay::Impl::Init() {
         absl::StrCat("queue_pairs: ", options_.queue_pairs, " but vf \"", name, "\" has ",
                      info.max_rx_queues, " RX / ", info.max_tx_queues, " TX queues"));
   }
+  vf_device_ = info.device;
   vf_offloads_csum_ = (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_UDP_CKSUM) &&
                       (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_CKSUM);
   const int socket = rte_eth_dev_socket_id(port_) < 0 ? 0 : rte_eth_dev_socket_id(port_);
@@ -428,6 +441,12 @@ absl::Status Relay::Impl::Attach(QueuePair& p) {
   if (rte_vhost_get_mem_table(vid_, &mem) != 0 || mem == nullptr) {
     return absl::FailedPreconditionError("no guest memory table");
   }
+  if (options_.iova_mode == IovaMode::kVa && dma_mappings_.empty()) {
+    if (absl::Status s = MapGuestMemoryForDma(*mem); !s.ok()) {
+      free(mem);
+      return s;
+    }
+  }
   std::vector<GuestMemoryRegion> regions;
   for (uint32_t i = 0; i < mem->nregions; ++i) {
     regions.push_back(GuestMemoryRegion{mem->regions[i].guest_phys_addr, mem->regions[i].size,
@@ -534,6 +553,55 @@ void Relay::Impl::Detach(QueuePair& p) {
     p.txq.reset();
     p.memory.reset();
   }
+  bool any_active = false;
+  for (const auto& other : pairs_) {
+    any_active = any_active || other->active;
+  }
+  if (!any_active) {
+    UnmapGuestMemoryForDma();  // the table may change before the next enable
+  }
+}
+
+absl::Status Relay::Impl::MapGuestMemoryForDma(const rte_vhost_memory& mem) {
+  rte_device* dev = vf_device_;
+  for (uint32_t i = 0; i < mem.nregions; ++i) {
+    const rte_vhost_mem_region& r = mem.regions[i];
+    const uint64_t addr = reinterpret_cast<uint64_t>(r.mmap_addr);
+    if (rte_extmem_register(r.mmap_addr, r.mmap_size, nullptr, 0, 4096) != 0 &&
+        rte_errno != EEXIST) {
+      UnmapGuestMemoryForDma();
+      return absl::InternalError(absl::StrCat("iova mode va: cannot register guest memory 0x",
+                                              absl::Hex(addr), "+0x", absl::Hex(r.mmap_size), ": ",
+                                              rte_strerror(rte_errno)));
+    }
+    DmaMapping m{addr, r.mmap_size, false};
+    if (rte_dev_dma_map(dev, r.mmap_addr, addr, r.mmap_size) == 0) {
+      m.dma_mapped = true;
+    } else if (rte_errno != ENOTSUP) {
+      dma_mappings_.push_back(m);
+      UnmapGuestMemoryForDma();
+      return absl::InternalError(absl::StrCat("iova mode va: cannot DMA-map guest memory 0x",
+                                              absl::Hex(addr),
+                                              " for the VF: ", rte_strerror(rte_errno)));
+    } else {
+      // The VF's bus maps nothing (vdevs, or a PMD that maps registered memory itself).
+      spdlog::warn("iova mode va: the VF's bus has no DMA map; relying on registration only");
+    }
+    dma_mappings_.push_back(m);
+  }
+  return absl::OkStatus();
+}
+
+void Relay::Impl::UnmapGuestMemoryForDma() {
+  rte_device* dev = vf_device_;
+  for (const DmaMapping& m : dma_mappings_) {
+    void* addr = reinterpret_cast<void*>(m.addr);
+    if (m.dma_mapped) {
+      rte_dev_dma_unmap(dev, addr, m.addr, m.len);
+    }
+    rte_extmem_unregister(addr, m.len);
+  }
+  dma_mappings_.clear();
 }
 
 void Relay::Impl::Notify(QueuePair& p, SplitVirtqueue& q, uint16_t vring, DirectionStats& stats) {
