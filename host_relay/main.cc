@@ -68,6 +68,10 @@ int main(int argc, char** argv) {
   auto* o_busy = app.add_option("--busy-polls-before-sleep", busy_polls,
                                 "Empty poll rounds before sleeping on the guest's kick fds "
                                 "(default 20000)");
+  uint32_t idle_sleep_ms = 8;
+  auto* o_sleep = app.add_option("--idle-sleep-ms", idle_sleep_ms,
+                                 "Longest sleep of an idle relay; sleeps back off from 1 ms to "
+                                 "this, a guest kick wakes it at once (default 8)");
   auto* o_pool = app.add_option("--pool-size", pool_size, "Copy-path mbufs (default 4096)");
   auto* o_log = app.add_option("--log-level", log_level,
                                "trace, debug, info, warn, error, critical, off (default info)");
@@ -120,6 +124,7 @@ int main(int argc, char** argv) {
   options.busy_polls_before_sleep =
       pick(o_busy, busy_polls, config.busy_polls_before_sleep(), 20000);
   options.pool_size = pick(o_pool, pool_size, config.pool_size(), 4096);
+  options.idle_sleep_ms = pick(o_sleep, idle_sleep_ms, config.idle_sleep_ms(), 8);
   const std::string level =
       o_log->count() || config.logging().level().empty() ? log_level : config.logging().level();
   if (absl::Status s = nicswitch::SetUpLogging("nicswitch-relay", level); !s.ok()) {

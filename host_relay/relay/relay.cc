@@ -8,12 +8,14 @@
 #include <rte_ip.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_memory.h>
 #include <rte_telemetry.h>
 #include <rte_vhost.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -114,6 +116,7 @@ struct QueuePair {
   std::unique_ptr<VhostDirtyLog> tx_log;
   int rx_kickfd = -1;
   int tx_kickfd = -1;
+  bool rx_stalled = false;  // last VF RX poll skipped: too few guest RX buffers
 
   // TX zero copy: one shared-info per guest TX head (a head is in flight at most once).
   struct TxContext {
@@ -165,6 +168,7 @@ class Relay::Impl {
   uint16_t port_ = 0;
   bool vf_offloads_csum_ = false;
   bool port_configured_ = false;
+  rte_device* vf_device_ = nullptr;
   rte_mempool* copy_pool_ = nullptr;
   rte_mempool* txhdr_pool_ = nullptr;
   std::vector<std::unique_ptr<QueuePair>> pairs_;
@@ -187,6 +191,18 @@ class Relay::Impl {
   uint64_t done_ticket_ = 0;                           // guarded by mu_
   bool datapath_running_ = false;                      // guarded by mu_
   std::atomic<bool> pending_{false};
+  Counter busy_cycles_;
+  uint32_t sleep_ms_ = 1;  // current idle back-off
+
+  // iova mode va: guest memory registered with DPDK and DMA-mapped for the VF (IOVA == VA).
+  struct DmaMapping {
+    uint64_t addr;
+    uint64_t len;
+    bool dma_mapped;
+  };
+  absl::Status MapGuestMemoryForDma(const rte_vhost_memory& mem);
+  void UnmapGuestMemoryForDma();
+  std::vector<DmaMapping> dma_mappings_;
 };
 
 namespace {
@@ -236,6 +252,7 @@ absl::Status Relay::Impl::Init() {
         absl::StrCat("queue_pairs: ", options_.queue_pairs, " but vf \"", name, "\" has ",
                      info.max_rx_queues, " RX / ", info.max_tx_queues, " TX queues"));
   }
+  vf_device_ = info.device;
   vf_offloads_csum_ = (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_UDP_CKSUM) &&
                       (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_CKSUM);
   const int socket = rte_eth_dev_socket_id(port_) < 0 ? 0 : rte_eth_dev_socket_id(port_);
@@ -258,9 +275,9 @@ absl::Status Relay::Impl::Init() {
     rte_eth_rxconf rxconf = info.default_rxconf;
     if (options_.rx_zero_copy) {
       // Sized like the VF ring: the PMD can hold at most that many guest buffers.
-      ASSIGN_OR_RETURN(p->zc_pool, ZeroCopyRxPool::Create(absl::StrCat("relay_zc", i),
-                                                          options_.vf_rx_ring_size * 2u,
-                                                          options_.rx_buffer_size, socket));
+      ASSIGN_OR_RETURN(p->zc_pool, ZeroCopyRxPool::Create(
+                                       absl::StrCat("relay_zc", i), options_.vf_rx_ring_size * 2u,
+                                       options_.rx_buffer_size, options_.max_frame, socket));
       rx_pool = p->zc_pool->mempool();
       rxconf.rx_deferred_start = 1;  // started when the guest's RX ring is there
     }
@@ -424,6 +441,12 @@ absl::Status Relay::Impl::Attach(QueuePair& p) {
   if (rte_vhost_get_mem_table(vid_, &mem) != 0 || mem == nullptr) {
     return absl::FailedPreconditionError("no guest memory table");
   }
+  if (options_.iova_mode == IovaMode::kVa && dma_mappings_.empty()) {
+    if (absl::Status s = MapGuestMemoryForDma(*mem); !s.ok()) {
+      free(mem);
+      return s;
+    }
+  }
   std::vector<GuestMemoryRegion> regions;
   for (uint32_t i = 0; i < mem->nregions; ++i) {
     regions.push_back(GuestMemoryRegion{mem->regions[i].guest_phys_addr, mem->regions[i].size,
@@ -530,6 +553,55 @@ void Relay::Impl::Detach(QueuePair& p) {
     p.txq.reset();
     p.memory.reset();
   }
+  bool any_active = false;
+  for (const auto& other : pairs_) {
+    any_active = any_active || other->active;
+  }
+  if (!any_active) {
+    UnmapGuestMemoryForDma();  // the table may change before the next enable
+  }
+}
+
+absl::Status Relay::Impl::MapGuestMemoryForDma(const rte_vhost_memory& mem) {
+  rte_device* dev = vf_device_;
+  for (uint32_t i = 0; i < mem.nregions; ++i) {
+    const rte_vhost_mem_region& r = mem.regions[i];
+    const uint64_t addr = reinterpret_cast<uint64_t>(r.mmap_addr);
+    if (rte_extmem_register(r.mmap_addr, r.mmap_size, nullptr, 0, 4096) != 0 &&
+        rte_errno != EEXIST) {
+      UnmapGuestMemoryForDma();
+      return absl::InternalError(absl::StrCat("iova mode va: cannot register guest memory 0x",
+                                              absl::Hex(addr), "+0x", absl::Hex(r.mmap_size), ": ",
+                                              rte_strerror(rte_errno)));
+    }
+    DmaMapping m{addr, r.mmap_size, false};
+    if (rte_dev_dma_map(dev, r.mmap_addr, addr, r.mmap_size) == 0) {
+      m.dma_mapped = true;
+    } else if (rte_errno != ENOTSUP) {
+      dma_mappings_.push_back(m);
+      UnmapGuestMemoryForDma();
+      return absl::InternalError(absl::StrCat("iova mode va: cannot DMA-map guest memory 0x",
+                                              absl::Hex(addr),
+                                              " for the VF: ", rte_strerror(rte_errno)));
+    } else {
+      // The VF's bus maps nothing (vdevs, or a PMD that maps registered memory itself).
+      spdlog::warn("iova mode va: the VF's bus has no DMA map; relying on registration only");
+    }
+    dma_mappings_.push_back(m);
+  }
+  return absl::OkStatus();
+}
+
+void Relay::Impl::UnmapGuestMemoryForDma() {
+  rte_device* dev = vf_device_;
+  for (const DmaMapping& m : dma_mappings_) {
+    void* addr = reinterpret_cast<void*>(m.addr);
+    if (m.dma_mapped) {
+      rte_dev_dma_unmap(dev, addr, m.addr, m.len);
+    }
+    rte_extmem_unregister(addr, m.len);
+  }
+  dma_mappings_.clear();
 }
 
 void Relay::Impl::Notify(QueuePair& p, SplitVirtqueue& q, uint16_t vring, DirectionStats& stats) {
@@ -541,7 +613,12 @@ void Relay::Impl::Notify(QueuePair& p, SplitVirtqueue& q, uint16_t vring, Direct
 
 uint32_t Relay::Impl::PollRx(QueuePair& p) {
   rte_mbuf* pkts[kBurst];
-  const uint16_t n = rte_eth_rx_burst(port_, p.index, pkts, kBurst);
+  const uint16_t burst = p.zc_pool != nullptr ? p.zc_pool->MaxBurst(kBurst) : kBurst;
+  p.rx_stalled = burst == 0;
+  if (burst == 0) {
+    return 0;  // waiting for the guest to post RX buffers; the frames wait in the VF
+  }
+  const uint16_t n = rte_eth_rx_burst(port_, p.index, pkts, burst);
   const bool mergeable = features_ & (1ULL << kFeatureMrgRxbuf);
   for (uint16_t i = 0; i < n; ++i) {
     if (p.zc_pool != nullptr) {
@@ -675,11 +752,15 @@ void Relay::Impl::Sleep() {
       p->txq->SetKickWanted(true);
       p->rxq->SetKickWanted(true);
       work = work || p->txq->Pending() > 0;
+      // Stalled on guest RX buffers that were posted before it saw the kick request.
+      work = work || (p->rx_stalled && p->zc_pool->MaxBurst(kBurst, false) > 0);
     }
   }
   if (!work && !pending_.load(std::memory_order_acquire)) {
     epoll_event events[16];
-    const int n = epoll_wait(epoll_fd_, events, 16, static_cast<int>(options_.idle_sleep_ms));
+    // Back off: 1, 2, 4 ... up to idle_sleep_ms while nothing happens (kicks wake us at once).
+    const int n = epoll_wait(epoll_fd_, events, 16, static_cast<int>(sleep_ms_));
+    sleep_ms_ = std::min<uint32_t>(sleep_ms_ * 2, std::max<uint32_t>(options_.idle_sleep_ms, 1));
     for (int i = 0; i < n; ++i) {
       uint64_t value;
       [[maybe_unused]] ssize_t r = read(events[i].data.fd, &value, sizeof(value));
@@ -721,6 +802,7 @@ absl::Status Relay::Impl::Run(const std::atomic<bool>& stop) {
       HandleRequests();
     }
     uint32_t work = 0;
+    const uint64_t t0 = rte_rdtsc();
     for (auto& p : pairs_) {
       if (p->active) {
         work += PollRx(*p);
@@ -728,7 +810,9 @@ absl::Status Relay::Impl::Run(const std::atomic<bool>& stop) {
       }
     }
     if (work > 0) {
+      busy_cycles_.Add(rte_rdtsc() - t0);  // cycles of rounds that moved packets
       idle = 0;
+      sleep_ms_ = 1;
     } else if (++idle > options_.busy_polls_before_sleep) {
       Sleep();
       idle = options_.busy_polls_before_sleep;  // one more poll round, then sleep again
@@ -770,13 +854,18 @@ void Relay::Impl::LogStats() {
 }
 
 std::string Relay::Impl::StatsText() const {
-  std::string out;
+  std::string out =
+      absl::StrCat("datapath busy_cycles=", busy_cycles_.Get(), " tsc_hz=", rte_get_tsc_hz(), "\n");
   for (const auto& p : pairs_) {
     for (int dir = 0; dir < 2; ++dir) {
       const DirectionStats& s = dir == 0 ? p->to_guest : p->from_guest;
       absl::StrAppend(&out, "q", p->index, dir == 0 ? " to_guest" : " from_guest",
                       " packets=", s.packets.Get(), " bytes=", s.bytes.Get(),
-                      " zero_copy=", s.zero_copy.Get(), " copied=", s.copied.Get());
+                      " zero_copy=", s.zero_copy.Get(), " copied=", s.copied.Get(),
+                      " moved=", s.moved.Get());
+      if (dir == 0) {
+        absl::StrAppend(&out, " no_guest_buffer_stalls=", p->zc_pool ? p->zc_pool->stalls() : 0);
+      }
       for (int r = 0; r < kNumDropReasons; ++r) {
         if (s.drops[r].Get() > 0) {
           absl::StrAppend(&out, " drop_", DropReasonName(static_cast<DropReason>(r)), "=",
@@ -792,6 +881,7 @@ std::string Relay::Impl::StatsText() const {
 void Relay::Impl::AddTelemetry(rte_tel_data* d) const {
   // Telemetry thread: reads the datapath's relaxed counters only.
   rte_tel_data_start_dict(d);
+  rte_tel_data_add_dict_u64(d, "datapath_busy_cycles", busy_cycles_.Get());
   for (const auto& p : pairs_) {
     for (int dir = 0; dir < 2; ++dir) {
       const DirectionStats& s = dir == 0 ? p->to_guest : p->from_guest;

@@ -2,6 +2,7 @@
 
 #include <rte_errno.h>
 
+#include <algorithm>
 #include <cstring>
 #include <mutex>
 
@@ -48,15 +49,14 @@ void ZeroCopyRxPool::RegisterOps() {
   });
 }
 
-absl::StatusOr<std::unique_ptr<ZeroCopyRxPool>> ZeroCopyRxPool::Create(const std::string& name,
-                                                                       uint32_t size,
-                                                                       uint16_t data_room,
-                                                                       int socket_id) {
+absl::StatusOr<std::unique_ptr<ZeroCopyRxPool>> ZeroCopyRxPool::Create(
+    const std::string& name, uint32_t size, uint16_t data_room, uint32_t max_frame, int socket_id) {
   RegisterOps();
   std::unique_ptr<ZeroCopyRxPool> pool(new ZeroCopyRxPool());
   pool->name_ = name;
   pool->size_ = size;
   pool->data_room_ = data_room;
+  pool->reserve_ = (max_frame + data_room - 1) / data_room - 1;
   pool->free_.reserve(size);
   pool->slots_.resize(size);
   pool->spare_.resize(size);
@@ -138,6 +138,19 @@ void ZeroCopyRxPool::Bind(SplitVirtqueue* rxq, uint32_t hdr_len, bool mergeable,
 }
 
 void ZeroCopyRxPool::Unbind() { accepting_ = false; }
+
+uint16_t ZeroCopyRxPool::MaxBurst(uint16_t burst, bool count_stall) {
+  if (!accepting_ || rxq_ == nullptr) {
+    return 0;
+  }
+  const uint32_t available =
+      std::min<uint32_t>(static_cast<uint32_t>(free_.size()), spare_count_ + rxq_->Pending());
+  const uint32_t packets = available / (reserve_ + 1);
+  if (packets == 0 && count_stall) {
+    ++stalls_;
+  }
+  return static_cast<uint16_t>(std::min<uint32_t>(burst, packets));
+}
 
 bool ZeroCopyRxPool::TakeChain(DescriptorChain* chain) {
   if (spare_count_ > 0) {

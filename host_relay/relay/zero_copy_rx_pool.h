@@ -30,10 +30,11 @@ namespace nicswitch::relay {
 class ZeroCopyRxPool {
  public:
   // `data_room`: packet bytes per buffer (excluding headroom); guest buffers smaller than
-  // hdr_len + data_room take the bounce path. `size`: number of mbuf headers.
+  // hdr_len + data_room take the bounce path. `size`: number of mbuf headers. `max_frame`: the
+  // largest frame the VF may deliver (see MaxBurst).
   static absl::StatusOr<std::unique_ptr<ZeroCopyRxPool>> Create(const std::string& name,
                                                                 uint32_t size, uint16_t data_room,
-                                                                int socket_id);
+                                                                uint32_t max_frame, int socket_id);
   ~ZeroCopyRxPool();
 
   rte_mempool* mempool() const { return mp_; }
@@ -53,6 +54,12 @@ class ZeroCopyRxPool {
   // used entries of length 0, then flushes. Returns how many chains the PMD still holds (not
   // reclaimable: the caller must stop the VF queue first).
   uint32_t ReclaimToGuest();
+
+  // How many packets an rx_burst may ask for so that no frame can run out of buffers midway:
+  // PMDs that allocate segment by segment (net_memif) drop the rest of a frame and leak its
+  // first segments when an allocation fails mid-frame. 0 (counted as a stall) when the guest
+  // has not posted enough buffers for one maximum-size frame.
+  uint16_t MaxBurst(uint16_t burst, bool count_stall = true);
 
   uint64_t stalls() const { return stalls_; }  // dequeues that found no guest buffer
   uint32_t size() const { return size_; }
@@ -89,6 +96,7 @@ class ZeroCopyRxPool {
   rte_mempool* bounce_mp_ = nullptr;
   uint32_t size_ = 0;
   uint16_t data_room_ = 0;
+  uint32_t reserve_ = 0;  // further buffers one maximum-size frame may need
   bool initialized_ = false;
   std::vector<void*> free_;  // free object stack
   std::vector<Slot> slots_;

@@ -29,6 +29,7 @@ namespace {
 constexpr uint32_t kMagic = 0x4e535754;  // "NSWT"
 constexpr uint16_t kHeaders = sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr) + sizeof(rte_udp_hdr);
 constexpr uint16_t kBurst = 32;
+constexpr uint32_t kAnyStream = ~0u;
 
 struct PayloadHeader {
   uint32_t magic;
@@ -44,12 +45,12 @@ void OnSignal(int) { g_stop = true; }
 
 struct Stats {
   uint64_t sent = 0, sent_bytes = 0, received = 0, received_bytes = 0, valid = 0, corrupt = 0,
-           foreign = 0;
+           foreign = 0, echoed = 0;
   std::vector<uint64_t> rx_per_queue, tx_per_queue;
 };
 
 // Builds frame `seq` of `len` bytes (without FCS) into `m`.
-void BuildFrame(rte_mbuf* m, uint32_t seq, uint16_t len, uint32_t stream) {
+void BuildFrame(rte_mbuf* m, uint32_t seq, uint16_t len, uint32_t stream, bool csum_offload) {
   uint8_t* p = rte_pktmbuf_mtod(m, uint8_t*);
   auto* eth = reinterpret_cast<rte_ether_hdr*>(p);
   const rte_ether_addr dst = {{0x02, 0, 0, 0, 0, 0x02}}, src = {{0x02, 0, 0, 0, 0, 0x01}};
@@ -78,11 +79,20 @@ void BuildFrame(rte_mbuf* m, uint32_t seq, uint16_t len, uint32_t stream) {
   }
   m->data_len = len;
   m->pkt_len = len;
+  if (csum_offload) {
+    // The device completes the checksum (virtio: VIRTIO_NET_HDR_F_NEEDS_CSUM); the field holds
+    // the pseudo-header sum, as DPDK's offload contract asks.
+    m->l2_len = sizeof(rte_ether_hdr);
+    m->l3_len = sizeof(rte_ipv4_hdr);
+    m->ol_flags = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_UDP_CKSUM;
+    udp->dgram_cksum = rte_ipv4_phdr_cksum(ip, m->ol_flags);
+    return;
+  }
   udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
 }
 
 // True when the frame is one of ours, intact: IP and UDP checksums, length, every byte.
-bool VerifyFrame(const uint8_t* p, uint32_t len, bool* ours) {
+bool VerifyFrame(const uint8_t* p, uint32_t len, uint32_t stream, bool* ours) {
   *ours = false;
   if (len < kHeaders + sizeof(PayloadHeader)) {
     return false;
@@ -93,18 +103,30 @@ bool VerifyFrame(const uint8_t* p, uint32_t len, bool* ours) {
   const uint8_t* payload = reinterpret_cast<const uint8_t*>(udp + 1);
   PayloadHeader ph;
   std::memcpy(&ph, payload, sizeof(ph));
-  if (eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) || ph.magic != kMagic) {
-    return false;
+  if (eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) || ph.magic != kMagic ||
+      (stream != kAnyStream && ph.stream != stream)) {
+    return false;  // not ours (another stream's frames count as foreign)
   }
   *ours = true;
-  if (ph.frame_len != len || rte_ipv4_cksum(ip) != 0 ||
-      __rte_ipv4_udptcp_cksum(ip, udp) != 0xffff) {  // sum incl. the field: all ones
+  static int reports = 0;
+  if (ph.frame_len != len) {
+    if (reports++ < 5) {
+      std::fprintf(stderr, "corrupt frame seq %u: %u bytes, sent as %u\n", ph.seq, len,
+                   ph.frame_len);
+    }
     return false;
   }
   for (uint32_t i = sizeof(ph); i < len - kHeaders; ++i) {
     if (payload[i] != PatternByte(ph.seq, i)) {
+      if (reports++ < 5) {
+        std::fprintf(stderr, "corrupt frame seq %u (%u bytes): first bad byte at %u\n", ph.seq, len,
+                     i + kHeaders);
+      }
       return false;
     }
+  }
+  if (rte_ipv4_cksum(ip) != 0 || __rte_ipv4_udptcp_cksum(ip, udp) != 0xffff) {
+    return false;  // sum incl. the field: all ones
   }
   return true;
 }
@@ -122,6 +144,9 @@ int main(int argc, char** argv) {
   double timeout_s = 10, duration_s = 0, wait_link_s = 10, start_delay_s = 0.2, linger_s = 0;
   uint16_t queues = 1;
   uint32_t stream = 0;
+  uint64_t send_after_rx = 0;
+  bool echo = false, no_rx = false, no_tx = false, csum_offload = false;
+  double pps = 0;
   app.add_option("--port", port_name, "Port name (default: the first port)");
   app.add_option("--send", send, "Frames to send (0: none, unless --duration-s)");
   app.add_option("--sizes", sizes, "Frame sizes without FCS, 60..9018, used in turn")
@@ -134,6 +159,16 @@ int main(int argc, char** argv) {
   app.add_option("--wait-link-s", wait_link_s, "Wait this long for link up (default 10)");
   app.add_option("--start-delay-s", start_delay_s, "Pause after link up before sending");
   app.add_option("--linger-s", linger_s, "Keep receiving this long after everything is done");
+  app.add_option("--send-after-rx", send_after_rx,
+                 "Start sending only after this many frames arrived (the peer is up)");
+  app.add_flag("--echo", echo,
+               "Reflector: send every intact frame (any stream) back on the queue it came in on");
+  app.add_flag("--no-rx", no_rx, "Never poll RX (a guest that posts no new RX buffers)");
+  app.add_flag("--tx-csum-offload", csum_offload,
+               "Leave UDP checksums to the device (RTE_ETH_TX_OFFLOAD_UDP_CKSUM; fails if the port "
+               "cannot)");
+  app.add_flag("--no-tx", no_tx, "Benchmark mode: only receive");
+  app.add_option("--pps", pps, "Pace sending to this many frames per second (0: flat out)");
   app.add_option("--stream", stream, "Stream id carried in the payload (UDP source port)");
   std::vector<std::string> eal_args;
   app.add_option("eal", eal_args, "EAL arguments (after --)");
@@ -171,8 +206,20 @@ int main(int argc, char** argv) {
   rte_eth_conf conf = {};
   rte_eth_dev_info info;
   rte_eth_dev_info_get(port, &info);
+  // Link-state interrupts: virtio_user in server mode re-accepts a restarted backend from its
+  // LSC handler.
+  if (*info.dev_flags & RTE_ETH_DEV_INTR_LSC) {
+    conf.intr_conf.lsc = 1;
+  }
   if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER) {
     conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_SCATTER;
+  }
+  if (csum_offload) {
+    if (!(info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_UDP_CKSUM)) {
+      std::fprintf(stderr, "--tx-csum-offload: port %u cannot offload UDP checksums\n", port);
+      return 1;
+    }
+    conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
   }
   if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) {
     conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
@@ -216,6 +263,7 @@ int main(int argc, char** argv) {
   const bool bench = duration_s > 0;
   const auto bench_end = start + std::chrono::duration<double>(duration_s);
   uint64_t seq = 0;
+  uint64_t tx_round = 0;
   Clock::time_point done_at{};
   bool done = false;
   const uint64_t tsc0 = rte_rdtsc();
@@ -228,14 +276,20 @@ int main(int argc, char** argv) {
       break;
     }
     // Send.
-    if (bench || seq < send) {
+    const bool paced_ok =
+        pps <= 0 ||
+        static_cast<double>(seq) < pps * std::chrono::duration<double>(now - start).count() + 1;
+    if (((bench && !no_tx) || seq < send) && st.received >= send_after_rx && paced_ok) {
       rte_mbuf* pkts[kBurst];
-      const uint16_t q = static_cast<uint16_t>(seq % queues);
+      const uint16_t q = static_cast<uint16_t>(tx_round++ % queues);
       uint16_t n = bench ? kBurst : static_cast<uint16_t>(std::min<uint64_t>(kBurst, send - seq));
+      if (pps > 0) {
+        n = 1;
+      }
       if (rte_pktmbuf_alloc_bulk(tx_pool, pkts, n) == 0) {
         for (uint16_t i = 0; i < n; ++i) {
           BuildFrame(pkts[i], static_cast<uint32_t>(seq + i),
-                     static_cast<uint16_t>(sizes[(seq + i) % sizes.size()]), stream);
+                     static_cast<uint16_t>(sizes[(seq + i) % sizes.size()]), stream, csum_offload);
         }
         const uint16_t sent = rte_eth_tx_burst(port, q, pkts, n);
         for (uint16_t i = 0; i < sent; ++i) {
@@ -250,8 +304,10 @@ int main(int argc, char** argv) {
       }
     }
     // Receive.
-    for (uint16_t q = 0; q < queues; ++q) {
+    for (uint16_t q = 0; q < queues && !no_rx; ++q) {
       rte_mbuf* pkts[kBurst];
+      rte_mbuf* back[kBurst];
+      uint16_t nback = 0;
       const uint16_t n = rte_eth_rx_burst(port, q, pkts, kBurst);
       for (uint16_t i = 0; i < n; ++i) {
         rte_mbuf* m = pkts[i];
@@ -261,8 +317,13 @@ int main(int argc, char** argv) {
           const uint8_t* data =
               static_cast<const uint8_t*>(rte_pktmbuf_read(m, 0, m->pkt_len, linear.data()));
           bool ours = false;
-          if (m->pkt_len <= linear.size() && VerifyFrame(data, m->pkt_len, &ours)) {
+          if (m->pkt_len <= linear.size() &&
+              VerifyFrame(data, m->pkt_len, echo ? kAnyStream : stream, &ours)) {
             ++st.valid;
+            if (echo) {
+              back[nback++] = m;
+              pkts[i] = nullptr;
+            }
           } else if (ours) {
             ++st.corrupt;
           } else {
@@ -273,9 +334,21 @@ int main(int argc, char** argv) {
         }
       }
       st.received += n;
-      rte_pktmbuf_free_bulk(pkts, n);
+      for (uint16_t i = 0; i < n; ++i) {
+        if (pkts[i] != nullptr) {
+          rte_pktmbuf_free(pkts[i]);
+        }
+      }
+      uint16_t off = 0;
+      for (int tries = 0; off < nback && tries < 1000 && !g_stop; ++tries) {
+        off += rte_eth_tx_burst(port, q, back + off, nback - off);
+      }
+      st.echoed += off;
+      if (off < nback) {
+        rte_pktmbuf_free_bulk(back + off, nback - off);
+      }
     }
-    if (!bench && !done && seq >= send && st.valid + st.corrupt >= expect) {
+    if (!bench && !echo && !done && seq >= send && st.valid + st.corrupt >= expect) {
       done = true;
       done_at = Clock::now();
     }
@@ -289,19 +362,19 @@ int main(int argc, char** argv) {
   rte_eth_stats_get(port, &es);
   std::printf(
       "{\"sent\": %lu, \"sent_bytes\": %lu, \"received\": %lu, \"received_bytes\": %lu, "
-      "\"valid\": %lu, \"corrupt\": %lu, \"foreign\": %lu, \"expected\": %lu, "
+      "\"valid\": %lu, \"corrupt\": %lu, \"foreign\": %lu, \"echoed\": %lu, \"expected\": %lu, "
       "\"rx_per_queue\": [%s], \"tx_per_queue\": [%s], \"elapsed_s\": %.6f, \"tsc_hz\": %lu, "
       "\"cycles\": %.0f, \"tx_mpps\": %.4f, \"rx_mpps\": %.4f, \"port_ierrors\": %lu, "
       "\"port_imissed\": %lu}\n",
       st.sent, st.sent_bytes, st.received, st.received_bytes, st.valid, st.corrupt, st.foreign,
-      expect, absl::StrJoin(st.rx_per_queue, ", ").c_str(),
+      st.echoed, expect, absl::StrJoin(st.rx_per_queue, ", ").c_str(),
       absl::StrJoin(st.tx_per_queue, ", ").c_str(), elapsed, rte_get_tsc_hz(), cycles,
       st.sent / elapsed / 1e6, st.received / elapsed / 1e6, es.ierrors, es.imissed);
   std::fflush(stdout);
   rte_eth_dev_stop(port);
   rte_eth_dev_close(port);
   nicswitch::CleanupEal();
-  if (bench) {
+  if (bench || echo) {
     return 0;
   }
   return (st.sent == send && st.valid >= expect && st.corrupt == 0) ? 0 : 3;

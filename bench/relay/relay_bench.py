@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""Relay benchmark: Mpps and relay CPU cycles per packet, VF->guest and guest->VF, at several
+frame sizes, for nicswitch-relay with zero copy, nicswitch-relay in copy mode, and DPDK testpmd
+io-forwarding between net_vhost and the same VF stand-in -- same guest generator
+(nicswitch-traffic on net_virtio_user, lcore 0) and same relay core (lcore 1), in one run.
+
+The VF stand-in is net_null,copy=1 (its RX memcpy()s a frame into the buffer it is given, like a
+NIC's DMA, on the relay's CPU; its TX frees). Mpps is measured by the guest (frames received for
+VF->guest, frames the virtio ring accepted for guest->VF). Cycles per packet: nicswitch-relay
+counts the TSC cycles of its poll rounds that moved packets; testpmd --record-core-cycles reports
+its forwarding core's busy cycles per packet. Prints a table and writes JSON.
+"""
+import argparse
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def wait_for(path, timeout):
+    end = time.time() + timeout
+    while time.time() < end:
+        if os.path.exists(path):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def eal(prefix, lcores, vdevs, mem=1024):
+    args = ["-l", lcores, "--no-pci", "--no-huge", "-m", str(mem), "--file-prefix", prefix,
+            "--no-telemetry", "--log-level=lib.eal:warning"]
+    for v in vdevs:
+        args += ["--vdev", v]
+    return args
+
+
+def one_run(a, mode, direction, size, tmp, run_id):
+    sock = os.path.join(tmp, f"vhost-{run_id}.sock")
+    # net_null cannot combine copy=1 and no-rx=1: guest->VF runs use a TX that frees unread.
+    null = (f"net_null0,size={size},no-rx=1" if direction == "guest_to_vf"
+            else f"net_null0,size={size},copy=1")
+    prefix = f"relaybench-{os.getpid()}-{run_id}"
+    log = open(os.path.join(tmp, f"backend-{run_id}.log"), "w+")
+    if mode == "testpmd":
+        cmd = [a.testpmd] + eal(prefix + "-b", "0,1", [f"net_vhost0,iface={sock},queues=1", null]) + [
+            "--main-lcore", "0", "--", "--forward-mode=io", "--nb-cores=1",
+            "--total-num-mbufs=16384", "--record-core-cycles", "--stats-period", "0"]
+        backend = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.PIPE)
+    else:
+        cmd = [a.relay, "--socket", sock, "--vf", null, "--stats-interval-s", "0"]
+        if mode == "copy":
+            cmd += ["--rx-zero-copy", "false", "--tx-zero-copy", "false"]
+        cmd += ["--"] + eal(prefix + "-b", "1", [])
+        backend = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        if not wait_for(sock, 15):
+            raise RuntimeError(f"{mode}: no vhost-user socket")
+        guest_cmd = [a.traffic, "--duration-s", str(a.duration), "--sizes", str(size),
+                     "--wait-link-s", "10", "--start-delay-s", "0.3"]
+        if direction == "vf_to_guest":
+            guest_cmd += ["--no-tx"]
+        guest_cmd += ["--"] + eal(prefix + "-g", "0", [f"net_virtio_user0,path={sock},queues=1"],
+                                  mem=512)
+        out = subprocess.run(guest_cmd, capture_output=True, text=True, timeout=a.duration + 30)
+        line = [l for l in out.stdout.splitlines() if l.startswith("{")]
+        if not line:
+            raise RuntimeError(f"guest failed: {out.stdout}\n{out.stderr}")
+        g = json.loads(line[-1])
+    finally:
+        backend.send_signal(signal.SIGINT)
+        try:
+            backend.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            backend.kill()
+            backend.wait()
+    log.seek(0)
+    text = log.read()
+    log.close()
+    mpps = g["rx_mpps"] if direction == "vf_to_guest" else g["tx_mpps"]
+    cpp = None
+    if mode == "testpmd":
+        m = re.findall(r"CPU cycles/packet=([0-9.]+)", text)
+        if m:
+            cpp = float(m[-1])
+    else:
+        busy = re.search(r"busy_cycles=([0-9]+)", text)
+        q = "to_guest" if direction == "vf_to_guest" else "from_guest"
+        pk = re.search(rf"q0 {q} packets=([0-9]+)", text)
+        if busy and pk and int(pk.group(1)) > 0:
+            cpp = int(busy.group(1)) / int(pk.group(1))
+    return mpps, cpp
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--relay", default=os.path.join(here, "../../build/host_relay/nicswitch-relay"))
+    p.add_argument("--traffic",
+                   default=os.path.join(here, "../../build/tests/host_relay/nicswitch-traffic"))
+    p.add_argument("--testpmd", default="dpdk-testpmd")
+    p.add_argument("--sizes", default="64,512,1518")
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--duration", type=float, default=1.5)
+    p.add_argument("--json", default="relay_bench.json")
+    a = p.parse_args()
+    sizes = [int(s) for s in a.sizes.split(",")]
+    results = []
+    run_id = 0
+    with tempfile.TemporaryDirectory(prefix="relaybench-") as tmp:
+        for size in sizes:
+            for direction in ("vf_to_guest", "guest_to_vf"):
+                for mode in ("zero_copy", "copy", "testpmd"):
+                    mpps, cpps = [], []
+                    for _ in range(a.runs):
+                        run_id += 1
+                        m, c = one_run(a, mode, direction, size, tmp, run_id)
+                        mpps.append(m)
+                        if c is not None:
+                            cpps.append(c)
+                    r = {"size": size, "direction": direction, "mode": mode, "mpps": mpps,
+                         "mpps_min": min(mpps), "mpps_median": statistics.median(mpps),
+                         "cycles_per_packet": cpps,
+                         "cycles_per_packet_median": statistics.median(cpps) if cpps else None}
+                    results.append(r)
+                    print(f"{size:5d} {direction:12s} {mode:10s} Mpps min {r['mpps_min']:.3f} "
+                          f"median {r['mpps_median']:.3f}  cycles/pkt "
+                          f"{r['cycles_per_packet_median'] or float('nan'):.0f}", flush=True)
+    print()
+    print("| size | direction | zero copy Mpps (min/med) | copy Mpps | testpmd Mpps | "
+          "zc/testpmd | cycles/pkt zc | copy | testpmd |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for size in sizes:
+        for direction in ("vf_to_guest", "guest_to_vf"):
+            row = {r["mode"]: r for r in results if r["size"] == size and r["direction"] == direction}
+            zc, cp, tp = row["zero_copy"], row["copy"], row["testpmd"]
+            ratio = zc["mpps_median"] / tp["mpps_median"] if tp["mpps_median"] else float("nan")
+            fmt = lambda r: f"{r['mpps_min']:.2f}/{r['mpps_median']:.2f}"
+            cyc = lambda r: (f"{r['cycles_per_packet_median']:.0f}"
+                             if r["cycles_per_packet_median"] else "-")
+            print(f"| {size} | {direction} | {fmt(zc)} | {fmt(cp)} | {fmt(tp)} | {ratio:.2f}x | "
+                  f"{cyc(zc)} | {cyc(cp)} | {cyc(tp)} |")
+    with open(a.json, "w") as f:
+        json.dump({"benchmark": "relay", "runs": a.runs, "duration_s": a.duration,
+                   "results": results}, f, indent=2)
+    print(f"\nJSON: {a.json}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
