@@ -154,7 +154,7 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const v1::AgentConfig& conf
   slow.exception_burst = config.slow_path().exception_burst();
   agent->slow_path_ =
       std::make_unique<slowpath::SlowPath>(*agent->device_, *agent->flows_, switch_ports, slow);
-  agent->flow_table_ = std::make_unique<FlowTableAdapter>(*agent->flows_);
+  agent->flow_table_ = std::make_unique<FlowTableAdapter>(*agent->flows_, agent->slow_path_.get());
 
   // The policy API; the slow path's replica starts from the restored policy.
   api_options.engine.limits.max_vfs = static_cast<uint32_t>(switch_ports.vf.size());

@@ -87,6 +87,26 @@ api::FlowTableView::Stats FlowTableAdapter::GetStats() {
   out.applied_revision = flows_.applied_revision();
   out.flows = s.flows;
   out.software_flows = s.software_flows;
+  if (slow_path_ != nullptr) {
+    const flows::VnicTotals totals = flows_.TotalsAll();
+    const slowpath::SlowPathStats sp = slow_path_->stats();
+    out.has_datapath = true;
+    // Software-forwarded packets of refused flows are counted in the flows' totals too.
+    out.fast_path_packets = totals.packets - std::min(totals.packets, totals.software_packets);
+    out.fast_path_bytes = totals.bytes;
+    out.exceptions = sp.exceptions;
+    out.flow_setups = sp.flow_setups;
+    out.first_packets = sp.first_packets;
+    out.software_packets = sp.software_packets;
+    out.arp_replies = sp.arp_replies;
+    out.rate_limited = sp.rate_limited;
+    for (int i = 0; i < slowpath::kDropReasonCount; ++i) {
+      if (sp.drops[i] != 0) {
+        out.drops_by_reason.emplace_back(
+            slowpath::DropReasonName(static_cast<slowpath::DropReason>(i)), sp.drops[i]);
+      }
+    }
+  }
   return out;
 }
 

@@ -4,12 +4,15 @@
 
 #include "soc_agent/api/flow_table_view.h"
 #include "soc_agent/flows/flow_manager.h"
+#include "soc_agent/slowpath/slow_path.h"
 
 namespace nicswitch::agent {
 
 class FlowTableAdapter : public api::FlowTableView {
  public:
-  explicit FlowTableAdapter(flows::FlowManager& flows) : flows_(flows) {}
+  // `slow_path` (optional) supplies the slow-path counters of GetStatus.
+  FlowTableAdapter(flows::FlowManager& flows, const slowpath::SlowPath* slow_path)
+      : flows_(flows), slow_path_(slow_path) {}
 
   std::vector<api::FlowRecord> ListFlows(absl::string_view vnic, uint64_t after_id,
                                          size_t limit) override;
@@ -21,6 +24,7 @@ class FlowTableAdapter : public api::FlowTableView {
 
  private:
   flows::FlowManager& flows_;
+  const slowpath::SlowPath* slow_path_;
 };
 
 }  // namespace nicswitch::agent

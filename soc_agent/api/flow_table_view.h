@@ -49,6 +49,17 @@ class FlowTableView {
     uint64_t applied_revision = 0;  // the last policy revision whose effects are in the device
     uint64_t flows = 0;             // installed flows, each direction counted
     uint64_t software_flows = 0;    // of which forwarded in software
+    // Fast path (device rules) versus slow path (the agent), as in v1::DatapathCounters.
+    bool has_datapath = false;
+    uint64_t fast_path_packets = 0;
+    uint64_t fast_path_bytes = 0;
+    uint64_t exceptions = 0;
+    uint64_t flow_setups = 0;
+    uint64_t first_packets = 0;
+    uint64_t software_packets = 0;
+    uint64_t arp_replies = 0;
+    uint64_t rate_limited = 0;
+    std::vector<std::pair<std::string, uint64_t>> drops_by_reason;  // non-zero reasons only
   };
   virtual Stats GetStats() = 0;
 };

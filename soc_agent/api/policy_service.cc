@@ -167,6 +167,23 @@ grpc::Status PolicyServiceImpl::GetStatus(grpc::ServerContext* context,
     response->set_applied_revision(stats.applied_revision);
     response->set_flows(stats.flows);
     response->set_software_flows(stats.software_flows);
+    if (stats.has_datapath) {
+      v1::DatapathCounters* d = response->mutable_datapath();
+      d->set_fast_path_packets(stats.fast_path_packets);
+      d->set_fast_path_bytes(stats.fast_path_bytes);
+      d->set_exceptions(stats.exceptions);
+      d->set_flow_setups(stats.flow_setups);
+      d->set_first_packets(stats.first_packets);
+      d->set_software_packets(stats.software_packets);
+      d->set_arp_replies(stats.arp_replies);
+      d->set_rate_limited(stats.rate_limited);
+      uint64_t drops = 0;
+      for (const auto& [reason, count] : stats.drops_by_reason) {
+        (*d->mutable_drops_by_reason())[reason] = count;
+        drops += count;
+      }
+      d->set_drops(drops);
+    }
   }
   response->set_version("nicswitch 0.1.0");
   return grpc::Status::OK;

@@ -286,6 +286,21 @@ VnicTotals FlowManager::Totals(const std::string& vnic) const {
   return totals;
 }
 
+VnicTotals FlowManager::TotalsAll() const {
+  absl::MutexLock lock(&mu_);
+  VnicTotals totals;
+  for (const auto& [vnic, retired] : retired_) {
+    totals.packets += retired.packets;
+    totals.bytes += retired.bytes;
+    totals.software_packets += retired.software_packets;
+  }
+  for (const auto& [id, d] : flows_) {
+    totals.packets += d.packets;
+    totals.bytes += d.bytes;
+  }
+  return totals;
+}
+
 FlowManagerStats FlowManager::stats() const {
   absl::MutexLock lock(&mu_);
   FlowManagerStats s = stats_;

@@ -140,6 +140,9 @@ class FlowManager {
   size_t Flush(const std::string& vnic);
 
   VnicTotals Totals(const std::string& vnic) const;
+  // Sum over every vNIC (the device's fast-path packets and bytes at the last poll, plus the
+  // packets forwarded in software for refused flows).
+  VnicTotals TotalsAll() const;
   FlowManagerStats stats() const;
 
  private:

@@ -131,6 +131,17 @@ bool VerifyFrame(const uint8_t* p, uint32_t len, uint32_t stream, bool* ours) {
   return true;
 }
 
+// Turns a frame into the answer a peer would send: source and destination swapped at every
+// layer. One's-complement sums do not depend on order, so both checksums stay valid.
+void SwapAddresses(uint8_t* p) {
+  auto* eth = reinterpret_cast<rte_ether_hdr*>(p);
+  std::swap(eth->src_addr, eth->dst_addr);
+  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
+  std::swap(ip->src_addr, ip->dst_addr);
+  auto* udp = reinterpret_cast<rte_udp_hdr*>(ip + 1);
+  std::swap(udp->src_port, udp->dst_port);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -145,7 +156,7 @@ int main(int argc, char** argv) {
   uint16_t queues = 1;
   uint32_t stream = 0;
   uint64_t send_after_rx = 0;
-  bool echo = false, no_rx = false, no_tx = false, csum_offload = false;
+  bool echo = false, reply = false, no_rx = false, no_tx = false, csum_offload = false;
   double pps = 0;
   app.add_option("--port", port_name, "Port name (default: the first port)");
   app.add_option("--send", send, "Frames to send (0: none, unless --duration-s)");
@@ -163,6 +174,9 @@ int main(int argc, char** argv) {
                  "Start sending only after this many frames arrived (the peer is up)");
   app.add_flag("--echo", echo,
                "Reflector: send every intact frame (any stream) back on the queue it came in on");
+  app.add_flag("--reply", reply,
+               "With --echo: answer like a peer VM, swapping Ethernet, IPv4 and UDP source and "
+               "destination (checksums stay valid), so the answer can cross a virtual switch");
   app.add_flag("--no-rx", no_rx, "Never poll RX (a guest that posts no new RX buffers)");
   app.add_flag("--tx-csum-offload", csum_offload,
                "Leave UDP checksums to the device (RTE_ETH_TX_OFFLOAD_UDP_CKSUM; fails if the port "
@@ -321,6 +335,9 @@ int main(int argc, char** argv) {
               VerifyFrame(data, m->pkt_len, echo ? kAnyStream : stream, &ours)) {
             ++st.valid;
             if (echo) {
+              if (reply) {
+                SwapAddresses(rte_pktmbuf_mtod(m, uint8_t*));
+              }
               back[nback++] = m;
               pkts[i] = nullptr;
             }
