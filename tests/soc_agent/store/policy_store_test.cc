@@ -80,7 +80,7 @@ TEST_F(PolicyStoreTest, RequestIdsAreFoundAndTheOldestArePruned) {
   EXPECT_FALSE(missing->has_value());
 }
 
-TEST_F(PolicyStoreTest, DurabilityIsWalWithFullSync) {
+TEST_F(PolicyStoreTest, CommitsGoThroughTheWriteAheadLog) {
   auto store = Open();
   ASSERT_NE(store, nullptr);
   // The WAL file exists once the database is open in WAL mode.
