@@ -700,6 +700,20 @@ int Status(Client& client, const Globals& g) {
   t.Add({"security_groups", absl::StrCat(c.security_groups())});
   t.Add({"flows", absl::StrCat(response.flows())});
   t.Add({"software_flows", absl::StrCat(response.software_flows())});
+  if (response.has_datapath()) {
+    const v1::DatapathCounters& d = response.datapath();
+    t.Add({"fast_path_packets", absl::StrCat(d.fast_path_packets())});
+    t.Add({"slow_path_exceptions", absl::StrCat(d.exceptions())});
+    t.Add({"flow_setups", absl::StrCat(d.flow_setups())});
+    t.Add({"first_packets", absl::StrCat(d.first_packets())});
+    t.Add({"software_packets", absl::StrCat(d.software_packets())});
+    t.Add({"arp_replies", absl::StrCat(d.arp_replies())});
+    t.Add({"rate_limited", absl::StrCat(d.rate_limited())});
+    std::map<std::string, uint64_t> drops(d.drops_by_reason().begin(), d.drops_by_reason().end());
+    for (const auto& [reason, count] : drops) {
+      t.Add({absl::StrCat("drops_", reason), absl::StrCat(count)});
+    }
+  }
   t.Add({"version", response.version()});
   t.Print();
   return 0;

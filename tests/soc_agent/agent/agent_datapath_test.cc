@@ -12,6 +12,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
+#include "soc_agent/agent/flow_table_adapter.h"
 #include "soc_agent/api/policy_engine.h"
 #include "soc_agent/device/softasic.h"
 #include "soc_agent/flows/flow_manager.h"
@@ -262,6 +263,22 @@ TEST_F(AgentDatapathTest, FirstPacketTakesTheSlowPathThenTenThousandPassInTheDev
   ASSERT_TRUE(flows_->PollCounters().ok());
   EXPECT_EQ(flows_->Totals("a").packets, 10000u) << "device counters of a's egress rule";
   EXPECT_EQ(flows_->Totals("b").packets, 10u);
+
+  // What GetStatus reports: fast path in the thousands, one exception per flow setup.
+  FlowTableAdapter adapter(*flows_, slow_.get());
+  const api::FlowTableView::Stats stats = adapter.GetStats();
+  ASSERT_TRUE(stats.has_datapath);
+  EXPECT_EQ(stats.fast_path_packets, 10010u);
+  EXPECT_EQ(stats.exceptions, 1u);
+  EXPECT_EQ(stats.flow_setups, 1u);
+  EXPECT_EQ(stats.first_packets, 1u);
+  EXPECT_EQ(stats.flows, 2u);
+  const auto records = adapter.ListFlows("a", 0, 10);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].direction, "egress");
+  EXPECT_EQ(records[0].dst_ip, "10.0.0.11");
+  EXPECT_EQ(records[0].packets, 10000u);
+  EXPECT_FALSE(records[0].software);
 }
 
 TEST_F(AgentDatapathTest, RemoteEndpointIsVxlanEncapsulatedAndTheReplyDecapsulated) {
