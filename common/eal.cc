@@ -4,8 +4,10 @@
 #include <rte_errno.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <deque>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -47,6 +49,10 @@ absl::Status InitEal(const std::string& program_name, const std::vector<std::str
 
 void CleanupEal() {
   if (eal_ready.exchange(false)) {
+    // DPDK 22.11's rte_eal_cleanup unmaps memory without stopping the interrupt thread first; a
+    // driver callback still running there (net_memif handling a peer that disconnects while we
+    // exit) then faults. Callbacks of closed devices finish within milliseconds: let them.
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
     rte_eal_cleanup();
   }
 }

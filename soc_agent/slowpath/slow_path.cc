@@ -208,11 +208,18 @@ void SlowPath::Handle(uint16_t in_port, rte_mbuf* m) {
 
   Decision decision = engine_.Decide(in_port, *packet);
   switch (decision.verdict) {
-    case Decision::Verdict::kDrop:
-      SPDLOG_DEBUG("slow path: drop ({}): {}", DropReasonName(decision.drop_reason),
-                   decision.detail);
+    case Decision::Verdict::kDrop: {
+      // Log the 1st, 2nd, 4th, 8th... drop of each reason: enough to diagnose, never a flood.
+      const uint64_t n =
+          counters_.drops[static_cast<int>(decision.drop_reason)].load(std::memory_order_relaxed) +
+          1;
+      if ((n & (n - 1)) == 0) {
+        SPDLOG_INFO("slow path: drop #{} ({}): {}", n, DropReasonName(decision.drop_reason),
+                    decision.detail);
+      }
       Drop(decision.drop_reason, m);
       return;
+    }
     case Decision::Verdict::kArpReply: {
       // Reuse the request's mbuf for the reply (an ARP request is at least as long).
       if (m->buf_len - m->data_off < decision.arp_reply.size()) {

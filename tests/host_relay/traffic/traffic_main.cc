@@ -158,6 +158,7 @@ int main(int argc, char** argv) {
   uint64_t send_after_rx = 0;
   bool echo = false, reply = false, no_rx = false, no_tx = false, csum_offload = false;
   double pps = 0;
+  double first_gap_ms = 0;
   app.add_option("--port", port_name, "Port name (default: the first port)");
   app.add_option("--send", send, "Frames to send (0: none, unless --duration-s)");
   app.add_option("--sizes", sizes, "Frame sizes without FCS, 60..9018, used in turn")
@@ -183,6 +184,9 @@ int main(int argc, char** argv) {
                "cannot)");
   app.add_flag("--no-tx", no_tx, "Benchmark mode: only receive");
   app.add_option("--pps", pps, "Pace sending to this many frames per second (0: flat out)");
+  app.add_option("--first-gap-ms", first_gap_ms,
+                 "Pause after the first frame, like a connection's first packet waiting for its "
+                 "answer, so a virtual switch sets the flow up before the rest arrive (default 0)");
   app.add_option("--stream", stream, "Stream id carried in the payload (UDP source port)");
   std::vector<std::string> eal_args;
   app.add_option("eal", eal_args, "EAL arguments (after --)");
@@ -278,6 +282,7 @@ int main(int argc, char** argv) {
   const auto bench_end = start + std::chrono::duration<double>(duration_s);
   uint64_t seq = 0;
   uint64_t tx_round = 0;
+  Clock::time_point pace_start = start;
   Clock::time_point done_at{};
   bool done = false;
   const uint64_t tsc0 = rte_rdtsc();
@@ -289,10 +294,16 @@ int main(int argc, char** argv) {
     if (bench && now > bench_end) {
       break;
     }
-    // Send.
+    // Send. After the first frame, wait --first-gap-ms; pacing then restarts from there.
+    if (seq == 1 && first_gap_ms > 0 && pace_start == start) {
+      pace_start = now + std::chrono::duration_cast<Clock::duration>(
+                             std::chrono::duration<double, std::milli>(first_gap_ms));
+    }
+    const uint64_t paced_seq = seq >= 1 && pace_start != start ? seq - 1 : seq;
     const bool paced_ok =
-        pps <= 0 ||
-        static_cast<double>(seq) < pps * std::chrono::duration<double>(now - start).count() + 1;
+        now >= pace_start &&
+        (pps <= 0 || static_cast<double>(paced_seq) <
+                         pps * std::chrono::duration<double>(now - pace_start).count() + 1);
     if (((bench && !no_tx) || seq < send) && st.received >= send_after_rx && paced_ok) {
       rte_mbuf* pkts[kBurst];
       const uint16_t q = static_cast<uint16_t>(tx_round++ % queues);
