@@ -105,10 +105,12 @@ sim_start_agent() {  # sim_start_agent <host>
   sim_wait_for "agent $h's API" 30 test -S "$RUN/h$h-api.sock"
 }
 
-sim_stop() {  # sim_stop <name>: SIGTERM and wait; returns its exit code
+sim_stop() {  # sim_stop <name>: SIGTERM, wait up to 90 s (then SIGKILL); returns its exit code
   local name=$1 pid=${SIM_PID[$1]:-} rc=0
   [ -n "$pid" ] || return 0
   kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 900); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
   wait "$pid" || rc=$?
   unset "SIM_PID[$name]"
   return $rc

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# A relay restarted under a running guest (client mode) picks up the guest's rings and traffic
+# resumes.
+source "$(dirname "$0")/common.sh"
+sim_up
+sim_start_answerer 2 200
+sim_start_relay 2
+sim_start_sender 1 1000 500
+sim_start_relay 1
+sim_wait_guest 1
+expect "traffic flows before the restart" "$(sim_guest_result 1 valid) -ge 990"
+
+sim_stop relay2 && rc=0 || rc=$?
+expect "relay 2 stopped cleanly on SIGTERM" "$rc -eq 0"
+sim_start_relay 2
+sim_start_sender 1 2000 500
+sim_wait_guest 1
+expect "traffic resumed after the relay restart" "$(sim_guest_result 1 valid) -ge 1500"
