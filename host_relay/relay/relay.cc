@@ -275,9 +275,16 @@ absl::Status Relay::Impl::Init() {
     rte_eth_rxconf rxconf = info.default_rxconf;
     if (options_.rx_zero_copy) {
       // Sized like the VF ring: the PMD can hold at most that many guest buffers.
-      ASSIGN_OR_RETURN(p->zc_pool, ZeroCopyRxPool::Create(
-                                       absl::StrCat("relay_zc", i), options_.vf_rx_ring_size * 2u,
-                                       options_.rx_buffer_size, options_.max_frame, socket));
+      // net_memif allocates a frame's segments one by one inside rx_burst and loses the frame
+      // (leaking its first segments) when one allocation fails, so bursts on it are bounded to
+      // what the guest's posted buffers can hold at the largest frame size. PMDs that allocate
+      // all-or-nothing (net_null) or at refill (iavf-style) need no such reserve.
+      const bool per_segment_alloc = std::strcmp(info.driver_name, "net_memif") == 0;
+      ASSIGN_OR_RETURN(
+          p->zc_pool,
+          ZeroCopyRxPool::Create(
+              absl::StrCat("relay_zc", i), options_.vf_rx_ring_size * 2u, options_.rx_buffer_size,
+              per_segment_alloc ? options_.max_frame : options_.rx_buffer_size, socket));
       rx_pool = p->zc_pool->mempool();
       rxconf.rx_deferred_start = 1;  // started when the guest's RX ring is there
     }
