@@ -100,6 +100,7 @@ class SplitVirtqueue {
   void SetKickWanted(bool wanted);
 
   void set_dirty_log(DirtyLog* log) { log_ = log; }
+  DirtyLog* dirty_log() const { return log_; }
 
   uint16_t last_avail_idx() const { return last_avail_; }
   uint16_t used_shadow_idx() const { return used_shadow_; }
