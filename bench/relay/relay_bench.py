@@ -66,10 +66,16 @@ def one_run(a, mode, direction, size, tmp, run_id):
             guest_cmd += ["--no-tx"]
         guest_cmd += ["--"] + eal(prefix + "-g", "0", [f"net_virtio_user0,path={sock},queues=1"],
                                   mem=512)
-        out = subprocess.run(guest_cmd, capture_output=True, text=True, timeout=a.duration + 30)
+        try:
+            out = subprocess.run(guest_cmd, capture_output=True, text=True,
+                                 timeout=a.duration + 30)
+        except subprocess.TimeoutExpired:
+            print(f"  run {run_id} ({mode} {direction} {size}): guest timed out", flush=True)
+            return None, None
         line = [l for l in out.stdout.splitlines() if l.startswith("{")]
         if not line:
-            raise RuntimeError(f"guest failed: {out.stdout}\n{out.stderr}")
+            print(f"  run {run_id} ({mode} {direction} {size}): guest failed", flush=True)
+            return None, None
         g = json.loads(line[-1])
     finally:
         backend.send_signal(signal.SIGINT)
@@ -111,6 +117,7 @@ def main():
     sizes = [int(s) for s in a.sizes.split(",")]
     results = []
     run_id = 0
+    failed = 0
     with tempfile.TemporaryDirectory(prefix="relaybench-") as tmp:
         for size in sizes:
             for direction in ("vf_to_guest", "guest_to_vf"):
@@ -119,9 +126,14 @@ def main():
                     for _ in range(a.runs):
                         run_id += 1
                         m, c = one_run(a, mode, direction, size, tmp, run_id)
+                        if m is None:
+                            failed += 1
+                            continue
                         mpps.append(m)
                         if c is not None:
                             cpps.append(c)
+                    if not mpps:
+                        mpps = [0.0]
                     r = {"size": size, "direction": direction, "mode": mode, "mpps": mpps,
                          "mpps_min": min(mpps), "mpps_median": statistics.median(mpps),
                          "cycles_per_packet": cpps,
@@ -146,8 +158,8 @@ def main():
                   f"{cyc(zc)} | {cyc(cp)} | {cyc(tp)} |")
     with open(a.json, "w") as f:
         json.dump({"benchmark": "relay", "runs": a.runs, "duration_s": a.duration,
-                   "results": results}, f, indent=2)
-    print(f"\nJSON: {a.json}")
+                   "failed_runs": failed, "results": results}, f, indent=2)
+    print(f"\nJSON: {a.json}; failed runs (excluded): {failed}")
 
 
 if __name__ == "__main__":

@@ -144,14 +144,20 @@ class Relay::Impl {
   int OnVringState(int vid, uint16_t q, int enable) {
     return Submit(Request{Request::kVring, vid, q, enable != 0});
   }
+  int OnFeaturesChanged(int vid, uint64_t features) {
+    return Submit(Request{Request::kFeatures, vid, 0, false, features});
+  }
 
  private:
   struct Request {
-    enum Kind { kNew, kDestroy, kVring } kind;
+    enum Kind { kNew, kDestroy, kVring, kFeatures } kind;
     int vid;
     uint16_t queue;
     bool enable;
+    uint64_t features = 0;
   };
+  // Dirty logging costs a library call per write: only while the frontend asked for it.
+  void ApplyDirtyLogging(QueuePair& p);
   int Submit(const Request& r);
   void HandleRequests();
   void Handle(const Request& r);
@@ -211,6 +217,9 @@ Relay::Impl* g_relay = nullptr;  // vhost callbacks carry no context: one relay 
 int CbNewDevice(int vid) { return g_relay->OnNewDevice(vid); }
 void CbDestroyDevice(int vid) { g_relay->OnDestroyDevice(vid); }
 int CbVringState(int vid, uint16_t q, int enable) { return g_relay->OnVringState(vid, q, enable); }
+int CbFeaturesChanged(int vid, uint64_t features) {
+  return g_relay->OnFeaturesChanged(vid, features);
+}
 
 int TelemetryStats(const char*, const char*, rte_tel_data* d) {
   if (g_relay == nullptr) {
@@ -224,7 +233,7 @@ const rte_vhost_device_ops kVhostOps = {
     .new_device = CbNewDevice,
     .destroy_device = CbDestroyDevice,
     .vring_state_changed = CbVringState,
-    .features_changed = nullptr,
+    .features_changed = CbFeaturesChanged,
     .new_connection = nullptr,
     .destroy_connection = nullptr,
     .guest_notified = nullptr,
@@ -275,9 +284,16 @@ absl::Status Relay::Impl::Init() {
     rte_eth_rxconf rxconf = info.default_rxconf;
     if (options_.rx_zero_copy) {
       // Sized like the VF ring: the PMD can hold at most that many guest buffers.
-      ASSIGN_OR_RETURN(p->zc_pool, ZeroCopyRxPool::Create(
-                                       absl::StrCat("relay_zc", i), options_.vf_rx_ring_size * 2u,
-                                       options_.rx_buffer_size, options_.max_frame, socket));
+      // net_memif allocates a frame's segments one by one inside rx_burst and loses the frame
+      // (leaking its first segments) when one allocation fails, so bursts on it are bounded to
+      // what the guest's posted buffers can hold at the largest frame size. PMDs that allocate
+      // all-or-nothing (net_null) or at refill (iavf-style) need no such reserve.
+      const bool per_segment_alloc = std::strcmp(info.driver_name, "net_memif") == 0;
+      ASSIGN_OR_RETURN(
+          p->zc_pool,
+          ZeroCopyRxPool::Create(
+              absl::StrCat("relay_zc", i), options_.vf_rx_ring_size * 2u, options_.rx_buffer_size,
+              per_segment_alloc ? options_.max_frame : options_.rx_buffer_size, socket));
       rx_pool = p->zc_pool->mempool();
       rxconf.rx_deferred_start = 1;  // started when the guest's RX ring is there
     }
@@ -417,6 +433,17 @@ void Relay::Impl::Handle(const Request& r) {
       running_ = false;
       spdlog::info("guest disconnected (vid {})", r.vid);
       break;
+    case Request::kFeatures:
+      // VHOST_F_LOG_ALL is switched on and off around live migration.
+      features_ = r.features;
+      spdlog::info("guest features changed: 0x{:x} (dirty logging {})", features_,
+                   (features_ & (1ULL << kFeatureLogAll)) ? "on" : "off");
+      for (auto& p : pairs_) {
+        if (p->active) {
+          ApplyDirtyLogging(*p);
+        }
+      }
+      break;
     case Request::kVring: {
       const uint16_t pair = r.queue / 2;
       if (pair >= pairs_.size()) {
@@ -477,8 +504,7 @@ absl::Status Relay::Impl::Attach(QueuePair& p) {
   p.vid = vid_;
   p.rx_log = std::make_unique<VhostDirtyLog>(vid_, rx_vring);
   p.tx_log = std::make_unique<VhostDirtyLog>(vid_, tx_vring);
-  p.rxq->set_dirty_log(p.rx_log.get());
-  p.txq->set_dirty_log(p.tx_log.get());
+  ApplyDirtyLogging(p);
   p.rxq->SetKickWanted(false);
   p.txq->SetKickWanted(false);
   p.tx_shinfo.assign(tx.size, rte_mbuf_ext_shared_info{});
@@ -501,7 +527,8 @@ absl::Status Relay::Impl::Attach(QueuePair& p) {
       spdlog::warn("queue pair {}: guest RX ring ({}) is smaller than the VF RX ring ({})", p.index,
                    rx.size, options_.vf_rx_ring_size);
     }
-    p.zc_pool->Bind(p.rxq.get(), hdr_len_, mergeable, guest_csum, p.rx_log.get());
+    p.zc_pool->Bind(p.rxq.get(), hdr_len_, mergeable, guest_csum, nullptr);
+    ApplyDirtyLogging(p);
     const int rc = rte_eth_dev_rx_queue_start(port_, p.index);  // deferred start
     if (rc != 0 && rc != -ENOTSUP) {
       spdlog::warn("queue pair {}: VF RX queue start: {}", p.index, rte_strerror(-rc));
@@ -512,6 +539,15 @@ absl::Status Relay::Impl::Attach(QueuePair& p) {
       "queue pair {} active: rx ring {} (avail {}, used {}), tx ring {} (avail {}, used {})",
       p.index, rx.size, rx_avail, rx_used, tx.size, tx_avail, tx_used);
   return absl::OkStatus();
+}
+
+void Relay::Impl::ApplyDirtyLogging(QueuePair& p) {
+  const bool on = features_ & (1ULL << kFeatureLogAll);
+  p.rxq->set_dirty_log(on ? p.rx_log.get() : nullptr);
+  p.txq->set_dirty_log(on ? p.tx_log.get() : nullptr);
+  if (p.zc_pool != nullptr) {
+    p.zc_pool->set_dirty_log(on ? p.rx_log.get() : nullptr);
+  }
 }
 
 void Relay::Impl::Detach(QueuePair& p) {
@@ -639,7 +675,7 @@ uint32_t Relay::Impl::PollRx(QueuePair& p) {
     if (m != nullptr) {
       p.to_guest.Drop(DropReason::kPacketTooLarge);
     } else {
-      CopyPacketToGuest(*p.rxq, frags, nfrags, hdr, hdr_len_, mergeable, p.rx_log.get());
+      CopyPacketToGuest(*p.rxq, frags, nfrags, hdr, hdr_len_, mergeable, p.rxq->dirty_log());
     }
     rte_pktmbuf_free(pkts[i]);
   }

@@ -61,6 +61,8 @@ class ZeroCopyRxPool {
   // has not posted enough buffers for one maximum-size frame.
   uint16_t MaxBurst(uint16_t burst, bool count_stall = true);
 
+  void set_dirty_log(DirtyLog* log) { log_ = log; }
+
   uint64_t stalls() const { return stalls_; }  // dequeues that found no guest buffer
   uint32_t size() const { return size_; }
 

@@ -47,6 +47,7 @@ absl::StatusOr<std::unique_ptr<SplitVirtqueue>> SplitVirtqueue::Create(
   q->memory_ = memory;
   q->device_writes_ = device_writes;
   q->last_avail_ = last_avail_idx;
+  q->avail_shadow_ = last_avail_idx;
   q->used_shadow_ = last_used_idx;
   q->used_published_ = last_used_idx;
   q->stats_ = stats;
@@ -66,13 +67,17 @@ uint16_t SplitVirtqueue::Pending() const {
       last_bad_avail_ = avail_idx;
       stats_->Drop(DropReason::kAvailIndexJump);
     }
+    avail_shadow_ = last_avail_;
     return 0;
   }
+  avail_shadow_ = avail_idx;  // validated: entries up to here may be taken without re-reading
   return pending;
 }
 
 SplitVirtqueue::PopStatus SplitVirtqueue::Pop(DescriptorChain* chain) {
-  if (Pending() == 0) {
+  // The avail index is a cache line the guest keeps writing: read it only when the validated
+  // copy says the ring is empty.
+  if (avail_shadow_ == last_avail_ && Pending() == 0) {
     return PopStatus::kEmpty;
   }
   const uint16_t head = LoadU16(avail_ + 4 + 2 * (last_avail_ & (size_ - 1)));
@@ -196,6 +201,7 @@ uint16_t SplitVirtqueue::FlushUsed() {
 
 void SplitVirtqueue::Rewind(uint16_t last_avail_idx, uint16_t used_shadow_idx) {
   last_avail_ = last_avail_idx;
+  avail_shadow_ = last_avail_idx;  // re-read (and re-validate) on the next Pop
   used_shadow_ = used_shadow_idx;
 }
 

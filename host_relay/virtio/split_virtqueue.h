@@ -81,7 +81,7 @@ class SplitVirtqueue {
   PopStatus Pop(DescriptorChain* chain);
 
   // Number of chains the guest made available and the relay has not taken (0 when the avail
-  // index jumped by more than the ring size).
+  // index jumped by more than the ring size). Reads the guest's avail index.
   uint16_t Pending() const;
 
   // Queues a used entry (not visible to the guest until FlushUsed).
@@ -100,6 +100,7 @@ class SplitVirtqueue {
   void SetKickWanted(bool wanted);
 
   void set_dirty_log(DirtyLog* log) { log_ = log; }
+  DirtyLog* dirty_log() const { return log_; }
 
   uint16_t last_avail_idx() const { return last_avail_; }
   uint16_t used_shadow_idx() const { return used_shadow_; }
@@ -121,6 +122,7 @@ class SplitVirtqueue {
   const GuestMemory* memory_ = nullptr;
   bool device_writes_ = false;
   uint16_t last_avail_ = 0;
+  mutable uint16_t avail_shadow_ = 0;  // last validated avail index
   uint16_t used_shadow_ = 0;
   uint16_t used_published_ = 0;
   mutable uint16_t last_bad_avail_ = 0;
