@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Combines the JSON results of bench/run.sh into one table (markdown) and summary.json.
+
+Every figure stands next to the baseline measured in the same run, with the issue's target.
+Usage: summarize.py <results dir>
+"""
+import json
+import os
+import sys
+
+
+def load(directory, name):
+    path = os.path.join(directory, name)
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def main():
+    d = sys.argv[1]
+    rows = []  # (benchmark, figure, value, baseline, ratio, target)
+
+    sa = load(d, "softasic.json")
+    if sa:
+        for suite in sa["suites"]:
+            io = suite["io_forwarding"]
+            for r in suite["softasic"]:
+                name = f"{suite['ports']}, {r['rules']} rules{' + VXLAN encap' if r['encap'] else ''}"
+                rows.append(("softasic", f"{name}: Mpps (cycles/pkt)",
+                             f"{r['mpps']:.2f} ({r['cycles_per_packet']:.0f})",
+                             f"io-fwd {io['mpps']:.2f} ({io['cycles_per_packet']:.0f})",
+                             f"{r['ratio_to_io_forwarding']:.2f}x",
+                             ">= 0.6x at 1M with encap; <= 150 cycles"))
+        rows.append(("softasic", "bytes per installed rule", f"{sa['bytes_per_rule']:.0f}", "", "",
+                     "<= 256"))
+        rows.append(("softasic", "rule insertion, rules/s (with traffic)",
+                     f"{sa['insert_rules_per_second_with_traffic']:.0f}",
+                     f"idle {sa['insert_rules_per_second_idle']:.0f}",
+                     f"{sa['insert_rules_per_second_with_traffic'] / sa['insert_rules_per_second_idle']:.2f}x",
+                     ">= 500K"))
+
+    fs = load(d, "flow_setup.json")
+    if fs:
+        s, b = fs["setups_per_second"], fs["baseline_device_rules_per_second"]
+        rows.append(("flow_setup", "flow setups/s, one agent core (min/median)",
+                     f"{s['min']:.0f}/{s['median']:.0f}",
+                     f"device alone {b['median'] / 2:.0f} pairs/s",
+                     f"{s['median'] / (b['median'] / 2):.2f}x", ">= 200K"))
+        rows.append(("flow_setup", "first-packet latency p50/p99 us, one at a time",
+                     f"{fs['first_packet_idle_p50_us']['median']:.1f}/"
+                     f"{fs['first_packet_idle_p99_us']['median']:.1f}", "", "", ""))
+        rows.append(("flow_setup", "first-packet latency p50/p99 us, saturated",
+                     f"{fs['first_packet_p50_us']['median']:.0f}/{fs['first_packet_p99_us']['median']:.0f}",
+                     "", "", ""))
+
+    api = load(d, "api.json")
+    if api:
+        a, st, fl = api["api"], api["baseline_store"], api["floor_fdatasync"]
+        rows.append(("api", "single-update Write p50/p99 ms (durable)",
+                     f"{a['write_p50_ms']:.2f}/{a['write_p99_ms']:.2f}",
+                     f"store {st['write_p50_ms']:.2f}/{st['write_p99_ms']:.2f}; "
+                     f"fdatasync {fl['p50_ms']:.2f}/{fl['p99_ms']:.2f}", "", "p99 <= 5 ms"))
+        rows.append(("api", "batched Write, entities/s (1K per batch)",
+                     f"{a['batched_entities_per_s']:.0f}",
+                     f"store {st['batched_entities_per_s']:.0f}",
+                     f"{a['batched_entities_per_s'] / st['batched_entities_per_s']:.2f}x", ">= 50K"))
+
+    relay = load(d, "relay.json")
+    if relay:
+        by = {(r["size"], r["direction"], r["mode"]): r for r in relay["results"]}
+        for (size, direction, mode), r in sorted(by.items()):
+            if mode != "zero_copy":
+                continue
+            cp, tp = by.get((size, direction, "copy")), by.get((size, direction, "testpmd"))
+            ratio = r["mpps_median"] / tp["mpps_median"] if tp and tp["mpps_median"] else 0
+            cyc = r["cycles_per_packet_median"]
+            rows.append(("relay", f"{direction} {size} B zero copy: Mpps min/med (cycles/pkt)",
+                         f"{r['mpps_min']:.2f}/{r['mpps_median']:.2f} ({cyc or 0:.0f})",
+                         f"copy {cp['mpps_median']:.2f}; testpmd {tp['mpps_median']:.2f}"
+                         if cp and tp else "",
+                         f"{ratio:.2f}x testpmd",
+                         ">= 1.4x at 1518, >= 1.0x at 64 (VF->guest)"
+                         if direction == "vf_to_guest" else ""))
+
+    print("| benchmark | figure | value | same-run baseline | ratio | target |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        print("| " + " | ".join(r) + " |")
+    with open(os.path.join(d, "summary.json"), "w") as f:
+        json.dump([dict(zip(("benchmark", "figure", "value", "baseline", "ratio", "target"), r))
+                   for r in rows], f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
