@@ -116,7 +116,8 @@ struct QueuePair {
   std::unique_ptr<VhostDirtyLog> tx_log;
   int rx_kickfd = -1;
   int tx_kickfd = -1;
-  bool rx_stalled = false;  // last VF RX poll skipped: too few guest RX buffers
+  bool rx_stalled = false;                // last VF RX poll skipped: too few guest RX buffers
+  bool call_pending[2] = {false, false};  // guest interrupt owed (vring lock was busy)
 
   // TX zero copy: one shared-info per guest TX head (a head is in flight at most once).
   struct TxContext {
@@ -641,9 +642,14 @@ void Relay::Impl::UnmapGuestMemoryForDma() {
 }
 
 void Relay::Impl::Notify(QueuePair& p, SplitVirtqueue& q, uint16_t vring, DirectionStats& stats) {
-  if (q.FlushUsed() > 0 && q.GuestWantsInterrupt()) {
-    rte_vhost_vring_call(p.vid, vring);
-    stats.notifications.Add(1);
+  bool& pending = p.call_pending[vring & 1];
+  if ((q.FlushUsed() > 0 || pending) && q.GuestWantsInterrupt()) {
+    // Never block on the library's vring lock: the vhost thread holds it while it waits for
+    // this thread in a callback (quiesce). If busy, the call is retried on the next poll.
+    pending = rte_vhost_vring_call_nonblock(p.vid, vring) == -EAGAIN;
+    if (!pending) {
+      stats.notifications.Add(1);
+    }
   }
 }
 
