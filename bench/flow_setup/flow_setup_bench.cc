@@ -22,6 +22,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -37,57 +38,13 @@
 namespace nicswitch {
 namespace {
 
-constexpr char kPolicy[] = R"pb(
-  updates {
-    type: INSERT
-    entity {
-      underlay {
-        vtep_ip: "192.168.0.1"
-        uplink_mac: "02:aa:00:00:00:01"
-        next_hop_mac: "02:bb:00:00:00:01"
-      }
-    }
-  }
-  updates {
-    type: INSERT
-    entity {
-      security_group {
-        name: "sg"
-        rules { direction: INGRESS protocol: UDP port_min: 1 port_max: 65535 action: ALLOW }
-      }
-    }
-  }
-  updates {
-    type: INSERT
-    entity { vpc { name: "blue" vni: 100 cidrs: "10.0.0.0/8" } }
-  }
-  updates {
-    type: INSERT
-    entity {
-      vnic {
-        name: "a"
-        vpc: "blue"
-        vf_index: 0
-        mac: "02:00:00:00:00:0a"
-        ipv4: "10.0.0.10"
-        security_groups: "sg"
-      }
-    }
-  }
-  updates {
-    type: INSERT
-    entity {
-      vnic {
-        name: "b"
-        vpc: "blue"
-        vf_index: 1
-        mac: "02:00:00:00:00:0b"
-        ipv4: "10.0.0.11"
-        security_groups: "sg"
-      }
-    }
-  }
-)pb";
+// The agent datapath test's policy: vNICs a (VF 0) and b (VF 1), UDP 7000-7999 allowed in.
+std::string PolicyText() {
+  std::ifstream in(NICSWITCH_TESTDATA_DIR "/agent/policy.textproto");
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
 
 struct RingPort {
   rte_ring* inject = nullptr;
@@ -184,7 +141,10 @@ RunResult RunOnce(uint32_t flows, int run) {
   const int sub = engine->Subscribe([&slow](const policy::PolicyBatch& b) { slow.EnqueueBatch(b); },
                                     &snapshot, &revision);
   v1::WriteRequest request;
-  google::protobuf::TextFormat::ParseFromString(kPolicy, &request);
+  if (!google::protobuf::TextFormat::ParseFromString(PolicyText(), &request)) {
+    std::fprintf(stderr, "cannot read the policy from %s\n", NICSWITCH_TESTDATA_DIR);
+    std::exit(1);
+  }
   engine->Write(request);
   slow.ApplyPendingBatches();
 
@@ -202,7 +162,7 @@ RunResult RunOnce(uint32_t flows, int run) {
       rte_mbuf* m = rte_pktmbuf_alloc(pool);
       if (m == nullptr) break;
       FillFrame(m, static_cast<uint16_t>(1024 + injected % 60000),
-                static_cast<uint16_t>(1 + injected / 60000));
+                static_cast<uint16_t>(7000 + injected / 60000));
       if (rte_ring_enqueue(vf0.inject, m) != 0) {
         rte_pktmbuf_free(m);
         break;
@@ -244,7 +204,7 @@ RunResult RunOnce(uint32_t flows, int run) {
   std::vector<double> single;
   for (uint32_t i = 0; i < 2000; ++i) {
     rte_mbuf* m = rte_pktmbuf_alloc(pool);
-    FillFrame(m, static_cast<uint16_t>(1024 + i), 65000);
+    FillFrame(m, static_cast<uint16_t>(1024 + i), 7999);
     rte_ring_enqueue(vf0.inject, m);
     rte_mbuf* out = nullptr;
     for (int spin = 0; spin < 1000 && out == nullptr; ++spin) {

@@ -6,6 +6,8 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "common/eal.h"
@@ -37,69 +39,13 @@ constexpr char kMacA[] = "02:00:00:00:00:0a";
 constexpr char kMacB[] = "02:00:00:00:00:0b";
 constexpr char kRemoteMac[] = "02:00:00:00:00:50";
 
-constexpr char kPolicy[] = R"pb(
-  updates {
-    type: INSERT
-    entity {
-      underlay {
-        vtep_ip: "192.168.0.1"
-        uplink_mac: "02:aa:00:00:00:01"
-        next_hop_mac: "02:bb:00:00:00:01"
-      }
-    }
-  }
-  updates {
-    type: INSERT
-    entity {
-      security_group {
-        name: "sg"
-        rules { direction: INGRESS protocol: UDP port_min: 7000 port_max: 7999 action: ALLOW }
-      }
-    }
-  }
-  updates {
-    type: INSERT
-    entity { vpc { name: "blue" vni: 100 cidrs: "10.0.0.0/24" } }
-  }
-  updates {
-    type: INSERT
-    entity {
-      vnic {
-        name: "a"
-        vpc: "blue"
-        vf_index: 0
-        mac: "02:00:00:00:00:0a"
-        ipv4: "10.0.0.10"
-        security_groups: "sg"
-      }
-    }
-  }
-  updates {
-    type: INSERT
-    entity {
-      vnic {
-        name: "b"
-        vpc: "blue"
-        vf_index: 1
-        mac: "02:00:00:00:00:0b"
-        ipv4: "10.0.0.11"
-        security_groups: "sg"
-      }
-    }
-  }
-  updates {
-    type: INSERT
-    entity {
-      mapping {
-        name: "far"
-        vpc: "blue"
-        overlay_ip: "10.0.0.50"
-        remote_vtep_ip: "192.168.0.2"
-        remote_mac: "02:00:00:00:00:50"
-      }
-    }
-  }
-)pb";
+// The policy every case starts from (shared with bench/flow_setup).
+std::string PolicyText() {
+  std::ifstream in(NICSWITCH_TESTDATA_DIR "/agent/policy.textproto");
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
 
 class AgentDatapathTest : public ::testing::Test {
  protected:
@@ -176,7 +122,7 @@ class AgentDatapathTest : public ::testing::Test {
         engine_->Subscribe([slow](const policy::PolicyBatch& batch) { slow->EnqueueBatch(batch); },
                            &snapshot, &revision);
     slow_->EnqueueBatch(slowpath::SnapshotBatch(std::move(snapshot), revision));
-    Write(kPolicy);
+    Write(PolicyText().c_str());
   }
 
   void Write(const char* text) {
