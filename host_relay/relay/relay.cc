@@ -169,6 +169,11 @@ class Relay::Impl {
   void Notify(QueuePair& p, SplitVirtqueue& q, uint16_t vring, DirectionStats& stats);
   void Sleep();
   void LogStats();
+  // Once a second: when the VF's link has been down for two checks in a row (its far end went
+  // away, e.g. the agent serving a memif VF restarted, or a PF reset), quiesce every active
+  // queue pair exactly as for a vring disable, restart the port (a memif client reconnects
+  // only at port start) and re-attach. Retried every second until the port starts.
+  void WatchVfLink();
   static void TxFree(void* addr, void* opaque);
 
   RelayOptions options_;
@@ -183,6 +188,11 @@ class Relay::Impl {
   bool driver_started_ = false;
   int epoll_fd_ = -1;
   int control_fd_ = -1;
+
+  // VF link watchdog, datapath thread only.
+  uint64_t next_link_check_ = 0;
+  int link_down_checks_ = 0;
+  bool vf_restart_pending_ = false;
 
   // Device state, datapath thread only.
   int vid_ = -1;
@@ -843,6 +853,10 @@ absl::Status Relay::Impl::Run(const std::atomic<bool>& stop) {
     if (pending_.load(std::memory_order_acquire)) {
       HandleRequests();
     }
+    if (rte_get_tsc_cycles() > next_link_check_) {
+      WatchVfLink();
+      next_link_check_ = rte_get_tsc_cycles() + tsc_hz;
+    }
     uint32_t work = 0;
     const uint64_t t0 = rte_rdtsc();
     for (auto& p : pairs_) {
@@ -880,6 +894,52 @@ absl::Status Relay::Impl::Run(const std::atomic<bool>& stop) {
   cv_.notify_all();
   LogStats();
   return absl::OkStatus();
+}
+
+void Relay::Impl::WatchVfLink() {
+  rte_eth_link link = {};
+  if (rte_eth_link_get_nowait(port_, &link) != 0) {
+    return;
+  }
+  if (link.link_status == RTE_ETH_LINK_UP && !vf_restart_pending_) {
+    link_down_checks_ = 0;
+    return;
+  }
+  if (!vf_restart_pending_ && ++link_down_checks_ < 2) {
+    return;
+  }
+  if (!vf_restart_pending_) {
+    spdlog::warn("VF port {}: link down; restarting the port to reconnect", port_);
+    for (auto& p : pairs_) {
+      if (p->active) {
+        Detach(*p);
+      }
+    }
+    vf_restart_pending_ = true;
+  }
+  rte_eth_dev_stop(port_);
+  const int rc = rte_eth_dev_start(port_);
+  if (rc != 0) {
+    spdlog::debug("VF port {}: start failed ({}); retrying", port_, rte_strerror(-rc));
+    return;
+  }
+  vf_restart_pending_ = false;
+  link_down_checks_ = 0;
+  // Re-attach what the guest still has enabled, by the same rule as new_device (a vring
+  // disable meanwhile keeps a pair detached); a pair attached during the outage gets its
+  // deferred VF RX queue started now.
+  for (auto& p : pairs_) {
+    if (p->active) {
+      if (p->zc_pool != nullptr) {
+        rte_eth_dev_rx_queue_start(port_, p->index);
+      }
+    } else if (running_ && (p->index == 0 || (p->rx_enabled && p->tx_enabled))) {
+      if (absl::Status st = Attach(*p); !st.ok()) {
+        spdlog::error("queue pair {}: re-attach after VF restart: {}", p->index, st.ToString());
+      }
+    }
+  }
+  spdlog::info("VF port {}: restarted", port_);
 }
 
 void Relay::Impl::LogStats() {
