@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "flowrules/rte_flow.h"
+#include "soc_agent/device/rte_flow_names.h"
 
 namespace nicswitch::device {
 namespace {
@@ -43,25 +44,8 @@ absl::StatusCode CodeForErrno(int err) {
   }
 }
 
-std::string ItemName(int type) {
-  const char* name = nullptr;
-  if (rte_flow_conv(RTE_FLOW_CONV_OP_ITEM_NAME_PTR, &name, sizeof(name),
-                    reinterpret_cast<void*>(static_cast<uintptr_t>(type)), nullptr) > 0 &&
-      name != nullptr) {
-    return absl::AsciiStrToUpper(name);
-  }
-  return absl::StrCat("type ", type);
-}
-
-std::string ActionName(int type) {
-  const char* name = nullptr;
-  if (rte_flow_conv(RTE_FLOW_CONV_OP_ACTION_NAME_PTR, &name, sizeof(name),
-                    reinterpret_cast<void*>(static_cast<uintptr_t>(type)), nullptr) > 0 &&
-      name != nullptr) {
-    return absl::AsciiStrToUpper(name);
-  }
-  return absl::StrCat("type ", type);
-}
+std::string ItemName(int type) { return RteFlowItemName(type); }
+std::string ActionName(int type) { return RteFlowActionName(type); }
 
 // Names what the PMD blamed: "pattern[2] (IPV4)", "actions[1] (VXLAN_ENCAP)", "attr", ...
 std::string Culprit(const rte_flow_error& error, const rte_flow_item* pattern,

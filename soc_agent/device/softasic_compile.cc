@@ -11,30 +11,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
+#include "soc_agent/device/rte_flow_names.h"
 #include "soc_agent/device/softasic_internal.h"
 
 namespace nicswitch::device::softasic_internal {
 namespace {
 
-std::string ItemName(int type) {
-  const char* name = nullptr;
-  if (rte_flow_conv(RTE_FLOW_CONV_OP_ITEM_NAME_PTR, &name, sizeof(name),
-                    reinterpret_cast<void*>(static_cast<uintptr_t>(type)), nullptr) > 0 &&
-      name != nullptr) {
-    return absl::AsciiStrToUpper(name);
-  }
-  return absl::StrCat("type ", type);
-}
-
-std::string ActionName(int type) {
-  const char* name = nullptr;
-  if (rte_flow_conv(RTE_FLOW_CONV_OP_ACTION_NAME_PTR, &name, sizeof(name),
-                    reinterpret_cast<void*>(static_cast<uintptr_t>(type)), nullptr) > 0 &&
-      name != nullptr) {
-    return absl::AsciiStrToUpper(name);
-  }
-  return absl::StrCat("type ", type);
-}
+std::string ItemName(int type) { return RteFlowItemName(type); }
+std::string ActionName(int type) { return RteFlowActionName(type); }
 
 // A field of an item's spec: where it is and whether the softasic can match on it.
 struct FieldDesc {
