@@ -203,14 +203,8 @@ grpc::Status FlowServiceImpl::ListFlows(grpc::ServerContext* context,
         absl::StatusCode::kInvalidArgument, "page_token",
         absl::StrCat("page_token \"", request->page_token(), "\" was not returned by ListFlows")));
   }
-  if (!request->vnic().empty()) {
-    v1::ReadRequest read;
-    read.set_kind(v1::VNIC);
-    read.set_name(request->vnic());
-    if (absl::StatusOr<v1::ReadResponse> found = engine_.Read(read); !found.ok()) {
-      return ToGrpcStatus(
-          policy::FieldError(found.status().code(), "vnic", found.status().message()));
-    }
+  if (absl::Status known = CheckVnic(request->vnic()); !known.ok()) {
+    return ToGrpcStatus(known);
   }
   FlowTableView* flows = flows_.Get();
   if (flows == nullptr) {
@@ -244,17 +238,24 @@ grpc::Status FlowServiceImpl::ListFlows(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+absl::Status FlowServiceImpl::CheckVnic(const std::string& vnic) const {
+  if (vnic.empty()) {
+    return absl::OkStatus();
+  }
+  v1::ReadRequest read;
+  read.set_kind(v1::VNIC);
+  read.set_name(vnic);
+  if (absl::StatusOr<v1::ReadResponse> found = engine_.Read(read); !found.ok()) {
+    return policy::FieldError(found.status().code(), "vnic", found.status().message());
+  }
+  return absl::OkStatus();
+}
+
 grpc::Status FlowServiceImpl::FlushFlows(grpc::ServerContext* context,
                                          const v1::FlushFlowsRequest* request,
                                          v1::FlushFlowsResponse* response) {
-  if (!request->vnic().empty()) {
-    v1::ReadRequest read;
-    read.set_kind(v1::VNIC);
-    read.set_name(request->vnic());
-    if (absl::StatusOr<v1::ReadResponse> found = engine_.Read(read); !found.ok()) {
-      return ToGrpcStatus(
-          policy::FieldError(found.status().code(), "vnic", found.status().message()));
-    }
+  if (absl::Status known = CheckVnic(request->vnic()); !known.ok()) {
+    return ToGrpcStatus(known);
   }
   FlowTableView* flows = flows_.Get();
   if (flows == nullptr) {

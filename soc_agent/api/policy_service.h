@@ -59,6 +59,9 @@ class FlowServiceImpl final : public v1::FlowService::Service {
                           v1::FlushFlowsResponse* response) override;
 
  private:
+  // OK for "" (all vNICs) or an existing vNIC; NOT_FOUND naming the field otherwise.
+  absl::Status CheckVnic(const std::string& vnic) const;
+
   PolicyEngine& engine_;
   const FlowTableSlot& flows_;
 };

@@ -4,6 +4,7 @@
 // sends UDP frames with a checksummed, patterned payload; each comes back through the relay in
 // both directions and is verified byte for byte.
 #include <sys/stat.h>
+#include <csignal>
 
 #include <chrono>
 #include <filesystem>
@@ -15,7 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "tests/host_relay/subprocess.h"
+#include "tests/support/subprocess.h"
 #include "tests/support/test_env.h"
 
 namespace nicswitch::relay {
@@ -23,7 +24,7 @@ namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-using testing::Subprocess;
+using testenv::Subprocess;
 
 // Last value of `"field": N` in a JSON line printed by nicswitch-traffic.
 int64_t JsonField(const std::string& log, const std::string& field) {
@@ -172,7 +173,7 @@ class RelayIntegrationTest : public ::testing::Test {
 
   // Stops the relay (SIGINT) and returns its log, which ends with its stats.
   std::string StopRelay() {
-    EXPECT_EQ(relay_->Stop(seconds(10)).value_or(-1), 0) << relay_->Log();
+    EXPECT_EQ(relay_->Stop(SIGINT, seconds(10)).value_or(-1), 0) << relay_->Log();
     return relay_->Log();
   }
 

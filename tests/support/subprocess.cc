@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <iterator>
 #include <sstream>
+#include <string>
 #include <thread>
 
 namespace nicswitch::testenv {
@@ -72,6 +74,24 @@ void Subprocess::Kill() {
 }
 
 bool Subprocess::running() { return pid_ > 0 && !Wait(std::chrono::milliseconds(0)); }
+
+long Subprocess::CpuTicks() const {
+  std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
+  const std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t end_of_name = stat.rfind(')');
+  if (end_of_name == std::string::npos) {
+    return 0;
+  }
+  std::istringstream fields(stat.substr(end_of_name + 2));
+  std::string field;
+  long utime = 0;
+  long stime = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14) utime = std::stol(field);
+    if (i == 15) stime = std::stol(field);
+  }
+  return utime + stime;
+}
 
 std::string Subprocess::Log() const {
   std::ifstream in(log_path_);

@@ -30,6 +30,8 @@ class Subprocess {
   void Kill();
   bool running();
   pid_t pid() const { return pid_; }
+  // User + system CPU time the process used so far, in clock ticks (/proc/<pid>/stat).
+  long CpuTicks() const;
   // Everything the process wrote so far.
   std::string Log() const;
 
