@@ -42,8 +42,15 @@ def eal(prefix, lcores, vdevs, mem=1024):
 def one_run(a, mode, direction, size, tmp, run_id):
     sock = os.path.join(tmp, f"vhost-{run_id}.sock")
     # net_null cannot combine copy=1 and no-rx=1: guest->VF runs use a TX that frees unread.
-    null = (f"net_null0,size={size},no-rx=1" if direction == "guest_to_vf"
-            else f"net_null0,size={size},copy=1")
+    # The VF stand-in. guest->VF: a TX that frees unread (a NIC's DMA reads the frame without
+    # the host's CPU). VF->guest, "dma": an RX that hands out the posted buffers with the frame
+    # length set and writes nothing, which is what a NIC's DMA costs the host CPU; "cpu-copy": an
+    # RX that memcpy()s the frame into the buffer on the polling core (net_null cannot combine
+    # copy=1 and no-rx=1).
+    if direction == "guest_to_vf":
+        null = f"net_null0,size={size},no-rx=1"
+    else:
+        null = f"net_null0,size={size}" + (",copy=1" if a.vf_stand_in == "cpu-copy" else "")
     prefix = f"relaybench-{os.getpid()}-{run_id}"
     log = open(os.path.join(tmp, f"backend-{run_id}.log"), "w+")
     if mode == "testpmd":
@@ -110,6 +117,10 @@ def main():
                    default=os.path.join(here, "../../build/tests/host_relay/nicswitch-traffic"))
     p.add_argument("--testpmd", default="dpdk-testpmd")
     p.add_argument("--sizes", default="64,512,1518")
+    p.add_argument("--directions", default="vf_to_guest,guest_to_vf")
+    p.add_argument("--modes", default="zero_copy,copy,testpmd")
+    p.add_argument("--vf-stand-in", choices=("dma", "cpu-copy"), default="dma",
+                   help="how the VF stand-in delivers VF->guest frames (see one_run)")
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--duration", type=float, default=1.5)
     p.add_argument("--json", default="relay_bench.json")
@@ -120,8 +131,8 @@ def main():
     failed = 0
     with tempfile.TemporaryDirectory(prefix="relaybench-") as tmp:
         for size in sizes:
-            for direction in ("vf_to_guest", "guest_to_vf"):
-                for mode in ("zero_copy", "copy", "testpmd"):
+            for direction in a.directions.split(","):
+                for mode in a.modes.split(","):
                     mpps, cpps = [], []
                     for _ in range(a.runs):
                         run_id += 1
@@ -147,8 +158,10 @@ def main():
           "zc/testpmd | cycles/pkt zc | copy | testpmd |")
     print("|---|---|---|---|---|---|---|---|---|")
     for size in sizes:
-        for direction in ("vf_to_guest", "guest_to_vf"):
+        for direction in a.directions.split(","):
             row = {r["mode"]: r for r in results if r["size"] == size and r["direction"] == direction}
+            if not all(m in row for m in ("zero_copy", "copy", "testpmd")):
+                continue
             zc, cp, tp = row["zero_copy"], row["copy"], row["testpmd"]
             ratio = zc["mpps_median"] / tp["mpps_median"] if tp["mpps_median"] else float("nan")
             fmt = lambda r: f"{r['mpps_min']:.2f}/{r['mpps_median']:.2f}"
@@ -157,7 +170,7 @@ def main():
             print(f"| {size} | {direction} | {fmt(zc)} | {fmt(cp)} | {fmt(tp)} | {ratio:.2f}x | "
                   f"{cyc(zc)} | {cyc(cp)} | {cyc(tp)} |")
     with open(a.json, "w") as f:
-        json.dump({"benchmark": "relay", "runs": a.runs, "duration_s": a.duration,
+        json.dump({"benchmark": "relay", "vf_stand_in": a.vf_stand_in, "runs": a.runs, "duration_s": a.duration,
                    "failed_runs": failed, "results": results}, f, indent=2)
     print(f"\nJSON: {a.json}; failed runs (excluded): {failed}")
 

@@ -672,6 +672,11 @@ uint32_t Relay::Impl::PollRx(QueuePair& p) {
   }
   const uint16_t n = rte_eth_rx_burst(port_, p.index, pkts, burst);
   const bool mergeable = features_ & (1ULL << kFeatureMrgRxbuf);
+  if (p.zc_pool != nullptr) {
+    for (uint16_t i = 0; i < n; ++i) {
+      p.zc_pool->PrefetchForComplete(pkts[i]);
+    }
+  }
   for (uint16_t i = 0; i < n; ++i) {
     if (p.zc_pool != nullptr) {
       p.zc_pool->Complete(pkts[i]);
@@ -734,7 +739,7 @@ uint32_t Relay::Impl::PollTx(QueuePair& p) {
       bool dma_ok = !(hdr.flags & kNetHdrFlagNeedsCsum);  // the guest wants a checksum: copy
       uint64_t iovas[kMaxChainSegments];
       for (int k = 0; k < s.count && dma_ok; ++k) {
-        iovas[k] = p.memory->Iova(segs[k].gpa, segs[k].len);
+        iovas[k] = p.memory->SegmentIova(segs[k].gpa, segs[k].host, segs[k].len);
         dma_ok = iovas[k] != kBadIova && segs[k].len <= UINT16_MAX;
       }
       rte_mbuf* ms[kMaxChainSegments];

@@ -200,7 +200,7 @@ int ZeroCopyRxPool::Dequeue(void** objs, unsigned n) {
     const uint32_t need = hdr_len_ + data_room_;
     uint64_t iova = kBadIova;
     if (!slot.chain.indirect && slot.chain.num_segments == 1 && s.len >= need) {
-      iova = rxq_->memory().Iova(s.gpa, need);
+      iova = rxq_->memory().SegmentIova(s.gpa, s.host, need);
     }
     if (iova != kBadIova) {
       // The PMD writes at buf_addr + RTE_PKTMBUF_HEADROOM: right after the virtio-net header.
@@ -238,6 +238,41 @@ void ZeroCopyRxPool::Enqueue(void* const* objs, unsigned n) {
 
 bool ZeroCopyRxPool::Complete(rte_mbuf* pkt) {
   DirectionStats& stats = rxq_->stats();
+  if (pkt->nb_segs == 1 && pkt->pool == mp_ && PrivOf(pkt)->magic == kMagic) {
+    Slot& slot = slots_[PrivOf(pkt)->index];
+    if (slot.zero_copy && slot.state == State::kBound && slot.generation == generation_ &&
+        pkt->data_off == RTE_PKTMBUF_HEADROOM) {
+      // The common case: one guest buffer the VF wrote into directly. The buffer holds at
+      // least hdr_len + data room (Dequeue checked), so the header goes straight in front.
+      const BufferSegment& s = slot.chain.segments[0];
+      uint8_t raw[kVirtioNetHeaderLen] = {};
+      if (guest_csum_ &&
+          (pkt->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD) {
+        raw[0] = kNetHdrFlagDataValid;
+      }
+      if (mergeable_ && hdr_len_ >= kVirtioNetHeaderLen) {
+        raw[10] = 1;  // num_buffers, little endian
+      }
+      std::memcpy(s.host, raw, hdr_len_);
+      const uint32_t used_len = hdr_len_ + pkt->data_len;
+      if (log_ != nullptr) {
+        log_->GuestWritten(s.gpa, used_len);
+      }
+      rxq_->PushUsed(slot.chain.head, used_len);
+      stats.packets.Add(1);
+      stats.bytes.Add(pkt->pkt_len);
+      stats.zero_copy.Add(1);
+      // What rte_pktmbuf_free would do through our ops (the mempool has no cache), minus the
+      // indirection: the slot is delivered, so the mbuf goes straight back on the free stack.
+      if (rte_pktmbuf_prefree_seg(pkt) != nullptr) {
+        slot.state = State::kFree;
+        free_.push_back(pkt);
+      } else {
+        slot.state = State::kDelivered;  // someone else holds a reference; freed later
+      }
+      return true;
+    }
+  }
   const uint16_t nb = pkt->nb_segs;
   DropReason drop = DropReason::kCount;
   if (nb > 1 && !mergeable_) {

@@ -82,6 +82,16 @@ absl::StatusOr<std::unique_ptr<GuestMemory>> GuestMemory::Create(
 }
 
 const GuestMemory::Region* GuestMemory::Find(uint64_t gpa) const {
+  // A VMM's table has a handful of regions (vhost-user allows 8 by default): a linear scan
+  // beats a binary search there.
+  if (table_.size() <= 8) {
+    for (const Region& region : table_) {
+      if (gpa - region.r.guest_phys_addr < region.r.size) {
+        return &region;
+      }
+    }
+    return nullptr;
+  }
   // First region whose start is > gpa; the candidate is the one before it.
   auto it = std::upper_bound(table_.begin(), table_.end(), gpa,
                              [](uint64_t a, const Region& r) { return a < r.r.guest_phys_addr; });

@@ -61,6 +61,12 @@ class GuestMemory {
   // otherwise. This is what may be handed to the VF.
   uint64_t Iova(uint64_t gpa, uint64_t len) const;
 
+  // Iova() of a range already translated to `host` by Translate/TranslatePrefix (so known to
+  // lie in one region): free in kVa/kSim modes, where the IOVA is the host address.
+  uint64_t SegmentIova(uint64_t gpa, const uint8_t* host, uint64_t len) const {
+    return mode_ == IovaMode::kPa ? Iova(gpa, len) : reinterpret_cast<uint64_t>(host);
+  }
+
   IovaMode mode() const { return mode_; }
   const std::vector<GuestMemoryRegion>& regions() const { return regions_; }
 

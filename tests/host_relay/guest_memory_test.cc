@@ -1,8 +1,10 @@
 #include "host_relay/virtio/guest_memory.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace nicswitch::relay {
@@ -32,6 +34,35 @@ TEST(GuestMemoryTest, TranslatesInsideRegionsAndRefusesEverythingElse) {
   EXPECT_EQ(available, 0x10u);
   EXPECT_EQ(m.TranslatePrefix(0x3000, 0x100, &available), nullptr);
   EXPECT_EQ(available, 0u);
+}
+
+// Small tables are scanned, large ones binary-searched: both must agree on every boundary.
+TEST(GuestMemoryTest, ManyRegionsTranslateLikeFew) {
+  constexpr uint64_t kRegion = 0x1000;
+  std::vector<uint8_t> backing(20 * kRegion);
+  for (const size_t count : {size_t{3}, size_t{8}, size_t{9}, size_t{20}}) {
+    std::vector<GuestMemoryRegion> regions;
+    for (size_t i = 0; i < count; ++i) {
+      // Every other 4 KiB of guest-physical space is a hole.
+      regions.push_back(
+          {2 * i * kRegion, kRegion, reinterpret_cast<uint64_t>(backing.data() + i * kRegion)});
+    }
+    std::reverse(regions.begin(), regions.end());
+    auto mem = GuestMemory::Create(regions, IovaMode::kSim);
+    ASSERT_TRUE(mem.ok()) << mem.status();
+    for (size_t i = 0; i < count; ++i) {
+      const uint64_t gpa = 2 * i * kRegion;
+      uint8_t* const host = backing.data() + i * kRegion;
+      SCOPED_TRACE(absl::StrCat(count, " regions, region ", i));
+      EXPECT_EQ((*mem)->Translate(gpa, kRegion), host);
+      EXPECT_EQ((*mem)->Translate(gpa + kRegion - 1, 1), host + kRegion - 1);
+      EXPECT_EQ((*mem)->Translate(gpa + kRegion, 1), nullptr);  // the hole after it
+      EXPECT_EQ((*mem)->Translate(gpa + 1, kRegion), nullptr);  // runs into the hole
+      EXPECT_EQ((*mem)->Iova(gpa + 8, 8), reinterpret_cast<uint64_t>(host + 8));
+      EXPECT_EQ((*mem)->SegmentIova(gpa + 8, host + 8, 8), reinterpret_cast<uint64_t>(host + 8));
+    }
+    EXPECT_EQ((*mem)->Translate(2 * count * kRegion, 1), nullptr);  // past the last one
+  }
 }
 
 TEST(GuestMemoryTest, RefusesOverlappingAndEmptyRegions) {
