@@ -34,5 +34,10 @@ echo "== relay: zero copy vs copy vs testpmd io-forwarding"
 python3 bench/relay/relay_bench.py --relay "$BIN/host_relay/nicswitch-relay" \
   --traffic "$BIN/tests/host_relay/nicswitch-traffic" --json "$OUT/relay.json" \
   $([ "$quick" = 1 ] && echo "--runs 1 --duration 0.5")
+echo "== relay, reference: a VF stand-in that memcpy()s VF->guest frames on the polling core"
+python3 bench/relay/relay_bench.py --relay "$BIN/host_relay/nicswitch-relay" \
+  --traffic "$BIN/tests/host_relay/nicswitch-traffic" --json "$OUT/relay_cpucopy.json" \
+  --vf-stand-in cpu-copy --directions vf_to_guest --sizes 64,1518 \
+  $([ "$quick" = 1 ] && echo "--runs 1 --duration 0.5")
 
 python3 bench/summarize.py "$OUT" | tee "$OUT/summary.txt"
