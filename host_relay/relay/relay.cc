@@ -28,6 +28,7 @@
 #include "host_relay/relay/zero_copy_rx_pool.h"
 #include "host_relay/virtio/relay_stats.h"
 #include "host_relay/virtio/split_virtqueue.h"
+#include "host_relay/virtio/vf_pmd.h"
 #include "host_relay/virtio/virtio_net.h"
 #include "spdlog/spdlog.h"
 
@@ -273,6 +274,17 @@ absl::Status Relay::Impl::Init() {
                      info.max_rx_queues, " RX / ", info.max_tx_queues, " TX queues"));
   }
   vf_device_ = info.device;
+  if (options_.rx_zero_copy) {
+    const ZeroCopyRxVerdict zc = ZeroCopyRxSupportOf(info.driver_name);
+    if (zc.support == ZeroCopyRxSupport::kUnsupported) {
+      spdlog::warn("vf \"{}\": RX zero copy off, copying instead: {}", name, zc.reason);
+      options_.rx_zero_copy = false;
+    } else if (zc.support == ZeroCopyRxSupport::kUnverified) {
+      spdlog::warn("vf \"{}\": RX zero copy unverified: {}", name, zc.reason);
+    } else {
+      spdlog::info("vf \"{}\": RX zero copy: {}", name, zc.reason);
+    }
+  }
   vf_offloads_csum_ = (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_UDP_CKSUM) &&
                       (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_CKSUM);
   const int socket = rte_eth_dev_socket_id(port_) < 0 ? 0 : rte_eth_dev_socket_id(port_);
