@@ -100,6 +100,23 @@ DropReason SplitVirtqueue::Walk(uint16_t head, DescriptorChain* chain) const {
   chain->num_segments = 0;
   chain->total_len = 0;
   chain->indirect = false;
+  {
+    // The common case, one direct descriptor inside one memory region, without the loop.
+    // Anything else takes the general walk below, which reads the descriptor again and
+    // validates that read on its own (nothing of this read is used then).
+    const Desc d = ReadDesc(desc_, head);
+    if ((d.flags & (kDescFlagNext | kDescFlagIndirect)) == 0 &&
+        ((d.flags & kDescFlagWrite) != 0) == device_writes_ && d.len > 0) {
+      uint64_t available = 0;
+      uint8_t* host = memory_->TranslatePrefix(d.addr, d.len, &available);
+      if (host != nullptr && available == d.len) {
+        chain->segments[0] = BufferSegment{d.addr, host, d.len};
+        chain->num_segments = 1;
+        chain->total_len = d.len;
+        return DropReason::kCount;
+      }
+    }
+  }
   const uint8_t* table = desc_;
   uint32_t table_size = size_;
   uint32_t index = head;
