@@ -2,7 +2,8 @@
 # Installs the nicswitch .debs on a fresh Debian 12 and checks that they work and remove cleanly:
 #   1. builds the binaries and the three packages (cpack) in BUILD_DIR;
 #   2. makes a fresh Debian 12 minbase root (debootstrap; cached as a tarball under
-#      BUILD_DIR/packaging-cache, so only the first run downloads it);
+#      NICSWITCH_PACKAGING_CACHE, default BUILD_DIR/packaging-cache, so only the first run
+#      downloads it);
 #   3. installs the three .debs with apt inside it (runtime dependencies from the mirror; the
 #      downloaded .debs and apt lists are cached too);
 #   4. starts nicswitch-agent.service and nicswitch-relay@example.service on softasic with the
@@ -11,19 +12,21 @@
 #      from the INSTALLED unit files (deploy/packaging/unit-commands.py) and run inside the chroot;
 #   5. checks that `nicswitchctl status` answers and that the relay's VF link comes up;
 #   6. stops them with the units' KillSignal, then removes and purges the packages and checks that
-#      no file of them, no state directory and no runtime file remains.
+#      no file of them, no state directory and no runtime file remains;
+#   7. installs the agent again with deploy/flash-agent.sh --target-root (stop, install, start,
+#      health check for real; a systemctl stand-in runs the unit's commands), then purges it.
 # Exits non-zero on the first failure; unmounts and deletes everything it made (trap).
 #
 #   deploy/packaging/test-debs.sh            BUILD_DIR=build, needs root, debootstrap, network to
 #                                            the Debian mirror (NICSWITCH_DEBIAN_MIRROR)
-#   KEEP_ROOT=1 deploy/packaging/test-debs.sh  leaves the installed root for flash-agent tests
+#   KEEP_ROOT=1 deploy/packaging/test-debs.sh  keeps the root (to look around) when it passes
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD_DIR=${BUILD_DIR:-build}
 case "$BUILD_DIR" in /*) ;; *) BUILD_DIR=$ROOT/$BUILD_DIR ;; esac
 MIRROR=${NICSWITCH_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-CACHE=$BUILD_DIR/packaging-cache
+CACHE=${NICSWITCH_PACKAGING_CACHE:-$BUILD_DIR/packaging-cache}
 BASE_TAR=$CACHE/bookworm-amd64-minbase.tar
 DEBS=$BUILD_DIR/packaging/debs
 START=$SECONDS
@@ -35,11 +38,17 @@ fail() {
   exit 1
 }
 
-[ "$(id -u)" -eq 0 ] || fail "needs root (debootstrap, chroot, mount)"
+[ "$(id -u)" -eq 0 ] || { echo "test-debs: SKIP: needs root (debootstrap, chroot, mount)"; exit 77; }
 for tool in debootstrap chroot cpack dpkg-deb python3 findmnt; do
   command -v "$tool" >/dev/null || fail "$tool is missing (deploy/install-deps.sh installs it)"
 done
 [ "$(dpkg --print-architecture)" = amd64 ] || fail "the test root is amd64; run on amd64"
+# Without the mirror nothing can be tested: say so and exit 77 (ctest's SKIP_RETURN_CODE).
+if ! python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=15)' \
+     "$MIRROR/dists/bookworm/Release" 2>/dev/null; then
+  echo "test-debs: SKIP: the Debian mirror $MIRROR cannot be reached"
+  exit 77
+fi
 
 ROOTFS=""
 declare -A PIDS=()
@@ -79,7 +88,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-in_root() { chroot "$ROOTFS" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C "$@"; }
+# systemd's PATH and an empty environment, as a unit's commands get.
+ROOT_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+in_root() { chroot "$ROOTFS" /usr/bin/env -i PATH=$ROOT_PATH LC_ALL=C "$@"; }
 
 # ---------------------------------------------------------------------------------------------
 phase "1. build the binaries and the .debs ($BUILD_DIR)"
@@ -187,7 +198,7 @@ start_unit() {  # start_unit <name> <unit file> [instance]
       start)
         echo "   ExecStart:    $*"
         # Not through in_root: a backgrounded function is a subshell, and $! must be the daemon.
-        chroot "$ROOTFS" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C "$@" \
+        chroot "$ROOTFS" /usr/bin/env -i PATH=$ROOT_PATH LC_ALL=C "$@" \
           > "$CACHE/$name.log" 2>&1 &
         PIDS[$name]=$!
         ;;
@@ -213,17 +224,19 @@ stop_unit() {  # stop_unit <name>: KillSignal, then waits TimeoutStopSec; fails 
   ok "$name stopped (exit 0, $((SECONDS - t0)) s)"
 }
 wait_for() {  # wait_for <what> <seconds> <name of the process that must stay alive> <command...>
-  local what=$1 limit=$2 name=$3
+  local what=$1 limit=$2 name=$3 deadline=$((SECONDS + $2)) tries=0
   shift 3
-  for _ in $(seq $((limit * 10))); do
-    "$@" > /dev/null 2>&1 && return 0
+  while [ $SECONDS -lt $deadline ]; do
+    tries=$((tries + 1))
+    "$@" >> "$CACHE/wait.log" 2>&1 && return 0
     kill -0 "${PIDS[$name]}" 2>/dev/null || { tail -n 20 "$CACHE/$name.log"; fail "$name exited"; }
-    sleep 0.1
+    sleep 0.2
   done
-  tail -n 20 "$CACHE/$name.log"
-  fail "timed out after $limit s waiting for $what"
+  tail -n 20 "$CACHE/$name.log" "$CACHE/wait.log"
+  fail "timed out after $limit s ($tries tries) waiting for $what"
 }
 
+: > "$CACHE/wait.log"
 phase "4. start nicswitch-agent.service and nicswitch-relay@example.service (softasic)"
 start_unit agent nicswitch-agent.service
 wait_for "the agent's API socket" 60 agent test -S "$ROOTFS/run/nicswitch/api.sock"
@@ -254,11 +267,13 @@ s.connect(sys.argv[1])
 s.recv(4096)  # the greeting
 s.send(b"/ethdev/link_status,0")
 status = json.loads(s.recv(4096))["/ethdev/link_status"]["status"]
+print("VF link", status)
 sys.exit(0 if status == "UP" else 1)
 PY
 }
-wait_for "the relay's VF (memif to the agent's VF 0) to come up" 30 relay vf_link_up
-ok "relay's VF link is up (ethdev telemetry of the relay: /ethdev/link_status,0)"
+t0=$SECONDS
+wait_for "the relay's VF (memif to the agent's VF 0) to come up" 60 relay vf_link_up
+ok "relay's VF link is up after $((SECONDS - t0)) s (relay's ethdev telemetry: /ethdev/link_status,0)"
 [ -f "$ROOTFS/var/lib/nicswitch/policy.db" ] || fail "no policy store in /var/lib/nicswitch"
 
 # ---------------------------------------------------------------------------------------------
@@ -266,6 +281,7 @@ phase "6. stop, remove, purge"
 stop_unit relay
 stop_unit agent
 [ ! -e "$ROOTFS/run/nicswitch/api.sock" ] || fail "the agent left its API socket"
+t0=$SECONDS
 in_root env DEBIAN_FRONTEND=noninteractive apt-get remove -y -q \
   nicswitch-agent nicswitch-relay nicswitchctl > "$CACHE/apt-remove.log" 2>&1 \
   || { tail -n 20 "$CACHE/apt-remove.log"; fail "apt-get remove failed"; }
@@ -275,7 +291,8 @@ for f in /usr/bin/nicswitch-agent /usr/bin/nicswitch-relay /usr/bin/nicswitchctl
 done
 [ -f "$ROOTFS/etc/nicswitch/agent.textproto" ] || fail "remove deleted a conffile (only purge may)"
 [ -f "$ROOTFS/var/lib/nicswitch/policy.db" ] || fail "remove deleted the policy store (only purge may)"
-ok "removed: binaries and units gone; conffiles and the policy store kept"
+ok "removed in $((SECONDS - t0)) s: binaries and units gone; conffiles and the policy store kept"
+t0=$SECONDS
 in_root env DEBIAN_FRONTEND=noninteractive apt-get purge -y -q \
   nicswitch-agent nicswitch-relay nicswitchctl > "$CACHE/apt-purge.log" 2>&1 \
   || { tail -n 20 "$CACHE/apt-purge.log"; fail "apt-get purge failed"; }
@@ -296,4 +313,67 @@ for d in /var/lib/nicswitch /etc/nicswitch /run/nicswitch /run/dpdk/nicswitch-ag
 done
 remaining=$(in_root dpkg-query -W -f='${Package} ${Status}\n' 2>/dev/null | grep -E '^nicswitch' || true)
 [ -z "$remaining" ] || fail "dpkg still knows: $remaining"
-ok "purged: none of the $(wc -l < "$CACHE/files-all.txt") paths, no /etc/nicswitch, /var/lib/nicswitch or /run/nicswitch remains"
+ok "purged in $((SECONDS - t0)) s: none of the $(wc -l < "$CACHE/files-all.txt") paths, no /etc/nicswitch, /var/lib/nicswitch or /run/nicswitch remains"
+
+# ---------------------------------------------------------------------------------------------
+phase "7. deploy/flash-agent.sh --target-root onto the same root (a real local install)"
+# The root has no systemd: a systemctl stand-in (/usr/local/sbin/systemctl) runs
+# nicswitch-agent.service's commands, as read from the unit inside the package, so flash-agent's
+# stop/install/start/health steps all run for real (apt, dpkg, the agent, nicswitchctl status).
+unit_copy=$CACHE/flash-nicswitch-agent.service
+dpkg-deb --fsys-tarfile "${DEB[nicswitch-agent]}" | tar -xO ./lib/systemd/system/nicswitch-agent.service \
+  > "$unit_copy"
+plan=$(python3 "$ROOT/deploy/packaging/unit-commands.py" "$unit_copy") || fail "cannot read the unit"
+{
+  echo '#!/bin/sh'
+  echo '# Stand-in for systemctl in test-debs.sh: nicswitch-agent.service only.'
+  echo 'PIDFILE=/run/nicswitch-agent.pid'
+  echo 'running() { [ -f $PIDFILE ] && kill -0 "$(cat $PIDFILE)" 2>/dev/null; }'
+  echo 'start() {'
+  while read -r tag value; do
+    case "$tag" in
+      runtime-dir) echo "  mkdir -p /run/$value" ;;
+      state-dir) echo "  mkdir -p /var/lib/$value" ;;
+      pre) echo "  $value || return 1" ;;
+      start) echo "  setsid $value > /var/log/nicswitch-agent.log 2>&1 < /dev/null & echo \$! > \$PIDFILE" ;;
+    esac
+  done <<< "$plan"
+  echo '}'
+  echo 'stop() {'
+  echo '  running || return 0'
+  echo "  kill -s $(sed -n 's/^kill-signal SIG//p' <<< "$plan") \"\$(cat \$PIDFILE)\""
+  echo "  for i in \$(seq $(($(sed -n 's/^stop-timeout //p' <<< "$plan") * 10))); do running || break; sleep 0.1; done"
+  echo '  ! running && rm -f $PIDFILE'
+  echo '}'
+  echo 'for last; do :; done'
+  echo 'case "$last" in nicswitch-agent.service) ;; *) [ "$1" = daemon-reload ] && exit 0; exit 1 ;; esac'
+  echo 'case "$1" in'
+  echo '  is-active) running ;;'
+  echo '  stop) stop ;;'
+  echo '  start) running || start ;;'
+  echo '  restart) stop && start ;;'
+  echo '  enable|daemon-reload) : ;;'
+  echo '  status) running && echo "active (pid $(cat $PIDFILE))" || { echo inactive; tail -n 20 /var/log/nicswitch-agent.log; exit 3; } ;;'
+  echo '  *) exit 1 ;;'
+  echo 'esac'
+} > "$ROOTFS/usr/local/sbin/systemctl"
+chmod 0755 "$ROOTFS/usr/local/sbin/systemctl"
+# The health check runs nicswitchctl on the target (the agent only recommends it).
+in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+  "/tmp/debs/$(basename "${DEB[nicswitchctl]}")" > "$CACHE/apt-install2.log" 2>&1 \
+  || { tail -n 20 "$CACHE/apt-install2.log"; fail "apt-get install nicswitchctl failed"; }
+"$ROOT/deploy/flash-agent.sh" --target-root "$ROOTFS" --timeout 60 "${DEB[nicswitch-agent]}" \
+  2>&1 | sed 's/^/   | /'
+[ "${PIPESTATUS[0]}" = 0 ] || fail "flash-agent.sh --target-root failed"
+in_root nicswitchctl status > /dev/null 2>&1 || fail "the flashed agent does not answer"
+[ "$(in_root dpkg-query -W -f='${Status}' nicswitch-agent)" = "install ok installed" ] \
+  || fail "flash-agent did not install nicswitch-agent"
+ls "$ROOTFS"/tmp/nicswitch-flash-* > /dev/null 2>&1 && fail "flash-agent left its copy of the package"
+ok "flashed: installed, started, answering"
+in_root systemctl stop nicswitch-agent.service || fail "the flashed agent did not stop"
+in_root env DEBIAN_FRONTEND=noninteractive apt-get purge -y -q nicswitch-agent nicswitchctl \
+  > "$CACHE/apt-purge2.log" 2>&1 || { tail -n 20 "$CACHE/apt-purge2.log"; fail "purge failed"; }
+for d in /usr/bin/nicswitch-agent /usr/bin/nicswitchctl /etc/nicswitch /var/lib/nicswitch; do
+  [ ! -e "$ROOTFS$d" ] || fail "$d remains after purging the flashed agent"
+done
+ok "the flashed agent stopped and purged cleanly"
