@@ -26,9 +26,9 @@ PROG=flash-agent
 UNIT=nicswitch-agent.service
 HOST="" TARGET_ROOT="" DRY_RUN=0 TIMEOUT=60 API=unix:/run/nicswitch/api.sock INSTALLER=apt PKG=""
 
-usage() {
-  sed -n '/^#   deploy/,/^# Exit codes/p' "$0" | sed 's/^# \{0,1\}//' >&2
-  exit 2
+usage() {  # usage <exit code>
+  sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//' >&2
+  exit "$1"
 }
 die() {  # die <exit code> <message>
   echo "$PROG: error: $2" >&2
@@ -44,12 +44,12 @@ while [ $# -gt 0 ]; do
     --timeout) TIMEOUT=${2:?--timeout needs seconds}; shift 2 ;;
     --api) API=${2:?--api needs an address}; shift 2 ;;
     --installer) INSTALLER=${2:?--installer needs apt or dpkg}; shift 2 ;;
-    -h | --help) usage ;;
-    -*) echo "$PROG: unknown option $1" >&2; usage ;;
+    -h | --help) usage 0 ;;
+    -*) echo "$PROG: unknown option $1" >&2; usage 2 ;;
     *) [ -z "$PKG" ] || die 2 "one package only (got $PKG and $1)"; PKG=$1; shift ;;
   esac
 done
-[ -n "$PKG" ] || { echo "$PROG: no package given" >&2; usage; }
+[ -n "$PKG" ] || { echo "$PROG: no package given" >&2; usage 2; }
 if [ -n "$HOST" ] && [ -n "$TARGET_ROOT" ]; then die 2 "--host and --target-root exclude each other"; fi
 [ -n "$HOST$TARGET_ROOT" ] || die 2 "no target: give --host USER@HOST or --target-root DIR"
 [[ "$TIMEOUT" =~ ^[0-9]+$ ]] || die 2 "--timeout: '$TIMEOUT' is not a number of seconds"

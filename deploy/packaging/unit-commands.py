@@ -25,7 +25,7 @@ IGNORED = {
     "Type", "Restart", "RestartSec", "TimeoutStopSec", "KillSignal", "UMask",
     "StateDirectoryMode", "RuntimeDirectoryMode", "RuntimeDirectoryPreserve", "LimitMEMLOCK",
     "NoNewPrivileges", "ProtectSystem", "ProtectHome", "PrivateTmp", "ProtectControlGroups",
-    "ProtectKernelModules", "ProtectKernelLogs", "ProtectClock", "ProtectHostname",
+    "ProtectKernelModules", "ProtectKernelLogs", "ProtectHostname",
     "LockPersonality", "RestrictRealtime", "RestrictSUIDSGID", "SystemCallArchitectures",
 }
 

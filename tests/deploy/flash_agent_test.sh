@@ -89,7 +89,7 @@ run() {  # run <args...>: sets RC, OUT (stdout+stderr)
 }
 expect() { grep -qF -- "$1" <<< "$OUT" || fail "output lacks: $1"; }
 calls() { cut -d' ' -f1-2 "$CALLS" | tr '\n' ';'; }
-leftover_copy() { ls "$TARGET/tmp" | grep -q . ; }
+leftover_copy() { [ -n "$(find "$TARGET/tmp" -mindepth 1 -print -quit)" ]; }
 
 case "$CASE" in
   dry_run)
