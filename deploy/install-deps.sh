@@ -14,6 +14,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-scapy python3-grpcio python3-grpc-tools tshark
   iproute2 procps psmisc util-linux openssl
+  # packaging: cpack's dpkg-shlibdeps needs file; test-debs.sh makes a Debian root
+  file debootstrap systemd
 )
 
 missing=()

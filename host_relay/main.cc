@@ -75,6 +75,9 @@ int main(int argc, char** argv) {
   auto* o_pool = app.add_option("--pool-size", pool_size, "Copy-path mbufs (default 4096)");
   auto* o_log = app.add_option("--log-level", log_level,
                                "trace, debug, info, warn, error, critical, off (default info)");
+  bool check_only = false;
+  app.add_flag("--check-config", check_only,
+               "Validate the configuration (file and flags) and exit; starts nothing");
   app.add_option("eal", eal_args, "EAL arguments (after --)");
   CLI11_PARSE(app, argc, argv);
 
@@ -134,6 +137,11 @@ int main(int argc, char** argv) {
   if (absl::Status s = nicswitch::relay::ValidateRelayOptions(options); !s.ok()) {
     std::fprintf(stderr, "%s\n", s.ToString().c_str());
     return 2;
+  }
+  if (check_only) {
+    std::printf("%s: configuration is valid\n",
+                config_path.empty() ? "command line" : config_path.c_str());
+    return 0;
   }
   std::vector<std::string> eal(config.eal().args().begin(), config.eal().args().end());
   eal.insert(eal.end(), eal_args.begin(), eal_args.end());
