@@ -234,27 +234,26 @@ absl::Status Agent::ProbeDevice(const slowpath::SwitchPorts& ports) {
   samples.group = slowpath::DecisionOptions().flow_group;
   samples.priority = slowpath::DecisionOptions().flow_priority;
   device::DeviceCapabilities caps = device::ProbeCapabilities(*device_, samples);
+  if (absl::Status status = device::CheckMandatoryShapes(caps); !status.ok()) {
+    const bool rte_flow = config_.datapath() == v1::AgentConfig::RTE_FLOW;
+    return absl::Status(
+        status.code(),
+        absl::StrCat(
+            rte_flow ? "datapath RTE_FLOW: " : "datapath SOFT: ", status.message(),
+            rte_flow ? "; use datapath SOFT on a NIC whose switch cannot offload it" : ""));
+  }
   // Once, at start-up, with the driver's reason: the flows of these shapes never reach it.
   for (const device::ShapeCapability& c : caps.shapes()) {
     if (!c.supported) {
-      SPDLOG_WARN("device capability: rule shape {} is refused by the device ({}{}){}",
-                  std::string(device::RuleShapeName(c.shape)),
-                  c.error_number != 0 ? device::ErrnoName(c.error_number) + ": " : "", c.reason,
-                  c.mandatory ? "" : "; its flows will be forwarded in software by the agent");
+      SPDLOG_WARN(
+          "device capability: rule shape {} is refused by the device ({}{}); its flows are "
+          "forwarded in software by the agent",
+          std::string(device::RuleShapeName(c.shape)),
+          c.error_number != 0 ? device::ErrnoName(c.error_number) + ": " : "", c.reason);
     }
   }
   SPDLOG_INFO("device capabilities: {} of {} rule shapes offloaded", caps.supported_count(),
               device::kRuleShapeCount);
-  if (absl::Status status = device::CheckMandatoryShapes(caps); !status.ok()) {
-    return absl::Status(
-        status.code(),
-        absl::StrCat(config_.datapath() == v1::AgentConfig::RTE_FLOW ? "datapath RTE_FLOW: "
-                                                                     : "datapath SOFT: ",
-                     status.message(),
-                     config_.datapath() == v1::AgentConfig::RTE_FLOW
-                         ? " (use datapath SOFT on a NIC whose switch cannot offload it)"
-                         : ""));
-  }
   probed_ = std::make_unique<device::ProbedFlowDevice>(*device_, std::move(caps));
   return absl::OkStatus();
 }

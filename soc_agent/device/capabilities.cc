@@ -78,7 +78,7 @@ absl::Status CheckMandatoryShapes(const DeviceCapabilities& capabilities) {
   }
   return absl::FailedPreconditionError(
       absl::StrCat("the device refuses rule shape ", absl::StrJoin(refused, ", "),
-                   ", which the agent cannot work without: no flow could be offloaded"));
+                   ", which the agent cannot work without (the simplest rule it installs)"));
 }
 
 ProbedFlowDevice::ProbedFlowDevice(FlowDevice& device, DeviceCapabilities capabilities)
