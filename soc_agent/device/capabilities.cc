@@ -82,9 +82,14 @@ absl::Status CheckMandatoryShapes(const DeviceCapabilities& capabilities) {
 }
 
 ProbedFlowDevice::ProbedFlowDevice(FlowDevice& device, DeviceCapabilities capabilities)
-    : device_(device), capabilities_(std::move(capabilities)) {}
+    : device_(device),
+      capabilities_(std::move(capabilities)),
+      all_supported_(capabilities_.supported_count() == static_cast<size_t>(kRuleShapeCount)) {}
 
 absl::Status ProbedFlowDevice::Gate(const flowrules::Rule& rule, RuleShape* refused_shape) {
+  if (all_supported_) {
+    return absl::OkStatus();  // nothing to gate: no classification on the flow-setup path
+  }
   const std::optional<RuleShape> shape = ClassifyRule(rule);
   if (!shape.has_value() || capabilities_.Supports(*shape)) {
     return absl::OkStatus();

@@ -96,6 +96,7 @@ class ProbedFlowDevice : public FlowDevice {
 
   FlowDevice& device_;
   const DeviceCapabilities capabilities_;
+  const bool all_supported_;
   std::array<std::atomic<uint64_t>, kRuleShapeCount> software_rules_{};
 };
 

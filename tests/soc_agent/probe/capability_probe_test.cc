@@ -14,6 +14,7 @@
 #include "flowrules/rte_flow.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "soc_agent/device/flow_device_mock.h"
 #include "soc_agent/device/rte_flow_api_mock.h"
 #include "soc_agent/device/rte_flow_device.h"
 #include "soc_agent/flows/flow_manager.h"
@@ -287,12 +288,44 @@ TEST_F(CapabilityProbeTest, RefusedShapesAreInstalledInSoftwareWithoutRteFlowCre
   EXPECT_EQ(manager.Flush(""), 2u);
 }
 
-TEST(ProbedFlowDeviceTest, PassesRulesOfNoKnownShapeAndOtherCallsToTheDevice) {
-  // The softasic-style answer: everything supported, nothing gated.
-  const DeviceCapabilities all = DeviceCapabilities::AllSupported();
-  EXPECT_EQ(all.supported_count(), static_cast<size_t>(kRuleShapeCount));
-  EXPECT_TRUE(all.Of(RuleShape::kVfToVf).mandatory);
-  EXPECT_TRUE(CheckMandatoryShapes(all).ok());
+TEST(ProbedFlowDeviceTest, GatesOnlyRefusedShapesAndPassesEverythingElseToTheDevice) {
+  StrictMock<MockFlowDevice> device;
+  DeviceCapabilities caps = DeviceCapabilities::AllSupported();
+  caps.Set(ShapeCapability{RuleShape::kUplinkToVfDecap, false, false, ENOTSUP, "no decap"});
+  ProbedFlowDevice probed(device, caps);
+
+  const flowrules::Rule decap = SampleRule(RuleShape::kUplinkToVfDecap, Samples());
+  const flowrules::Rule local = SampleRule(RuleShape::kVfToVf, Samples());
+  flowrules::Rule odd = local;  // no agent shape: the device decides
+  odd.actions.back() = flowrules::JumpAction{3};
+
+  auto refused = probed.CreateRule(decap);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr("rule shape uplink_to_vf_decap is not offloaded (the device refused it at "
+                        "start-up: ENOTSUP: no decap)"));
+  EXPECT_EQ(probed.ValidateRule(decap).code(), absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(probed.software_rules(RuleShape::kUplinkToVfDecap), 1u);
+
+  EXPECT_CALL(device, CreateRule(local)).WillOnce(Return(RuleHandle{7}));
+  EXPECT_CALL(device, CreateRule(odd)).WillOnce(Return(RuleHandle{8}));
+  EXPECT_CALL(device, ValidateRule(local)).WillOnce(Return(absl::OkStatus()));
+  EXPECT_CALL(device, DestroyRule(RuleHandle{7})).WillOnce(Return(absl::OkStatus()));
+  EXPECT_CALL(device, CreateMeter(3, _)).WillOnce(Return(absl::OkStatus()));
+  EXPECT_CALL(device, ListPorts()).WillOnce(Return(std::vector<PortInfo>(3)));
+  EXPECT_EQ(*probed.CreateRule(local), RuleHandle{7});
+  EXPECT_EQ(*probed.CreateRule(odd), RuleHandle{8});
+  EXPECT_TRUE(probed.ValidateRule(local).ok());
+  EXPECT_TRUE(probed.DestroyRule(RuleHandle{7}).ok());
+  EXPECT_TRUE(probed.CreateMeter(3, MeterProfile{1, 1, 1, 1}).ok());
+  EXPECT_EQ(probed.ListPorts()->size(), 3u);
+  EXPECT_EQ(probed.software_rules(RuleShape::kVfToVf), 0u);
+
+  // A device that supports everything (the softasic's answer) gates nothing.
+  ProbedFlowDevice all(device, DeviceCapabilities::AllSupported());
+  EXPECT_CALL(device, CreateRule(decap)).WillOnce(Return(RuleHandle{9}));
+  EXPECT_EQ(*all.CreateRule(decap), RuleHandle{9});
+  EXPECT_TRUE(CheckMandatoryShapes(DeviceCapabilities::AllSupported()).ok());
 }
 
 TEST(DeviceRefusalTest, RoundTripsThroughAStatus) {
