@@ -53,6 +53,27 @@ int TelemetrySlowPath(const char*, const char*, rte_tel_data* data) {
   return 0;
 }
 
+int TelemetryCapabilities(const char*, const char*, rte_tel_data* data) {
+  Agent* agent = telemetry_agent.load();
+  if (agent == nullptr) {
+    return -1;
+  }
+  rte_tel_data_start_dict(data);
+  for (const device::ShapeCapability& c : agent->capabilities().shapes()) {
+    const std::string name(device::RuleShapeName(c.shape));
+    if (c.supported) {
+      rte_tel_data_add_dict_string(data, name.c_str(), "offloaded");
+    } else {
+      // Telemetry strings are bounded (RTE_TEL_MAX_STRING_LEN); the reason is cut to fit.
+      std::string text =
+          absl::StrCat("software: ", device::ErrnoName(c.error_number), " ", c.reason);
+      text.resize(std::min<size_t>(text.size(), RTE_TEL_MAX_STRING_LEN - 1));
+      rte_tel_data_add_dict_string(data, name.c_str(), text.c_str());
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
 absl::StatusOr<api::PolicyServerOptions> ValidateAgentConfig(v1::AgentConfig& config,
@@ -144,17 +165,20 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const v1::AgentConfig& conf
         port.name, port.port_id, port.representor_port_id, port.representor_name);
   }
 
+  RETURN_IF_ERROR(agent->ProbeDevice(switch_ports));
+
   // Flows and the slow path.
   flows::FlowManager::Options flow_options;
   flow_options.age_seconds = config.slow_path().flow_age_seconds();
-  agent->flows_ = std::make_unique<flows::FlowManager>(*agent->device_, flow_options);
+  agent->flows_ = std::make_unique<flows::FlowManager>(*agent->probed_, flow_options);
   slowpath::SlowPathOptions slow;
   slow.decision.gateway_mac = *flowrules::MacAddress::Parse(config.slow_path().gateway_mac());
   slow.exceptions_per_second_per_vnic = config.slow_path().exceptions_per_second();
   slow.exception_burst = config.slow_path().exception_burst();
   agent->slow_path_ =
-      std::make_unique<slowpath::SlowPath>(*agent->device_, *agent->flows_, switch_ports, slow);
+      std::make_unique<slowpath::SlowPath>(*agent->probed_, *agent->flows_, switch_ports, slow);
   agent->flow_table_ = std::make_unique<FlowTableAdapter>(*agent->flows_, agent->slow_path_.get());
+  agent->flow_table_->AttachCapabilities(agent->probed_.get());
 
   // The policy API; the slow path's replica starts from the restored policy.
   api_options.engine.limits.max_vfs = static_cast<uint32_t>(switch_ports.vf.size());
@@ -193,12 +217,46 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const v1::AgentConfig& conf
   telemetry_agent.store(agent.get());
   rte_telemetry_register_cmd("/nicswitch/slowpath", TelemetrySlowPath,
                              "Slow-path and flow counters of nicswitch-agent. No parameters");
+  rte_telemetry_register_cmd("/nicswitch/capabilities", TelemetryCapabilities,
+                             "Rule shapes the device offloads (probed at start-up). No parameters");
   SPDLOG_INFO("nicswitch-agent running: {} VFs, API on {}", switch_ports.vf.size(),
               api_options.unix_socket.empty() ? api_options.tcp_address : api_options.unix_socket);
   return agent;
 }
 
 Agent::~Agent() { Shutdown(); }
+
+absl::Status Agent::ProbeDevice(const slowpath::SwitchPorts& ports) {
+  device::ShapeSampleOptions samples;
+  samples.uplink_port = ports.uplink;
+  samples.vf_ports = ports.vf;
+  samples.age_seconds = config_.slow_path().flow_age_seconds();
+  samples.group = slowpath::DecisionOptions().flow_group;
+  samples.priority = slowpath::DecisionOptions().flow_priority;
+  device::DeviceCapabilities caps = device::ProbeCapabilities(*device_, samples);
+  if (absl::Status status = device::CheckMandatoryShapes(caps); !status.ok()) {
+    const bool rte_flow = config_.datapath() == v1::AgentConfig::RTE_FLOW;
+    return absl::Status(
+        status.code(),
+        absl::StrCat(
+            rte_flow ? "datapath RTE_FLOW: " : "datapath SOFT: ", status.message(),
+            rte_flow ? "; use datapath SOFT on a NIC whose switch cannot offload it" : ""));
+  }
+  // Once, at start-up, with the driver's reason: the flows of these shapes never reach it.
+  for (const device::ShapeCapability& c : caps.shapes()) {
+    if (!c.supported) {
+      SPDLOG_WARN(
+          "device capability: rule shape {} is refused by the device ({}{}); its flows are "
+          "forwarded in software by the agent",
+          std::string(device::RuleShapeName(c.shape)),
+          c.error_number != 0 ? device::ErrnoName(c.error_number) + ": " : "", c.reason);
+    }
+  }
+  SPDLOG_INFO("device capabilities: {} of {} rule shapes offloaded", caps.supported_count(),
+              device::kRuleShapeCount);
+  probed_ = std::make_unique<device::ProbedFlowDevice>(*device_, std::move(caps));
+  return absl::OkStatus();
+}
 
 absl::Status Agent::OpenRteFlowDevice() {
   // On a SmartNIC in switchdev mode the PF is the uplink's representor and each VF has a
@@ -332,6 +390,7 @@ void Agent::Shutdown() {
   slow_path_.reset();
   flow_table_.reset();
   flows_.reset();
+  probed_.reset();
   device_.reset();
   rte_flow_api_.reset();
   softasic_.reset();

@@ -14,6 +14,7 @@
 #include "common/textproto.h"
 #include "nicswitch/v1/agent_config.pb.h"
 #include "soc_agent/api/policy_server.h"
+#include "soc_agent/device/capabilities.h"
 #include "soc_agent/device/flow_device.h"
 #include "soc_agent/flows/flow_manager.h"
 #include "soc_agent/slowpath/slow_path.h"
@@ -50,10 +51,13 @@ class Agent {
   slowpath::SlowPathStats slow_path_stats() const { return slow_path_->stats(); }
   flows::FlowManager& flows() { return *flows_; }
   api::PolicyServer& api() { return *server_; }
+  const device::DeviceCapabilities& capabilities() const { return probed_->capabilities(); }
 
  private:
   Agent() = default;
   absl::Status OpenRteFlowDevice();
+  // Validates a sample of every rule shape on device_ and puts probed_ in front of it.
+  absl::Status ProbeDevice(const slowpath::SwitchPorts& ports);
   void Housekeeping();
   void LogStatus();
 
@@ -63,6 +67,8 @@ class Agent {
   std::vector<uint16_t> started_ports_;               // with datapath RTE_FLOW
   rte_mempool* exception_pool_ = nullptr;             // with datapath RTE_FLOW
   std::unique_ptr<device::FlowDevice> device_;
+  // device_ behind the start-up capability probe: what the flow manager and slow path use.
+  std::unique_ptr<device::ProbedFlowDevice> probed_;
   std::unique_ptr<flows::FlowManager> flows_;
   std::unique_ptr<slowpath::SlowPath> slow_path_;
   std::unique_ptr<FlowTableAdapter> flow_table_;

@@ -107,6 +107,18 @@ api::FlowTableView::Stats FlowTableAdapter::GetStats() {
       }
     }
   }
+  if (probed_ != nullptr) {
+    for (const device::ShapeCapability& c : probed_->capabilities().shapes()) {
+      Stats::ShapeCapability shape;
+      shape.shape = std::string(device::RuleShapeName(c.shape));
+      shape.offloaded = c.supported;
+      shape.error = device::ErrnoName(c.error_number);
+      shape.reason = c.reason;
+      shape.mandatory = c.mandatory;
+      shape.software_rules = probed_->software_rules(c.shape);
+      out.capabilities.push_back(std::move(shape));
+    }
+  }
   return out;
 }
 

@@ -3,6 +3,7 @@
 // The policy API's view of the agent's flows (api::FlowTableView) over the FlowManager.
 
 #include "soc_agent/api/flow_table_view.h"
+#include "soc_agent/device/capabilities.h"
 #include "soc_agent/flows/flow_manager.h"
 #include "soc_agent/slowpath/slow_path.h"
 
@@ -13,6 +14,9 @@ class FlowTableAdapter : public api::FlowTableView {
   // `slow_path` (optional) supplies the slow-path counters of GetStatus.
   FlowTableAdapter(flows::FlowManager& flows, const slowpath::SlowPath* slow_path)
       : flows_(flows), slow_path_(slow_path) {}
+
+  // The device whose probed capabilities GetStats reports (optional; must outlive this).
+  void AttachCapabilities(const device::ProbedFlowDevice* device) { probed_ = device; }
 
   std::vector<api::FlowRecord> ListFlows(absl::string_view vnic, uint64_t after_id,
                                          size_t limit) override;
@@ -25,6 +29,7 @@ class FlowTableAdapter : public api::FlowTableView {
  private:
   flows::FlowManager& flows_;
   const slowpath::SlowPath* slow_path_;
+  const device::ProbedFlowDevice* probed_ = nullptr;
 };
 
 }  // namespace nicswitch::agent

@@ -60,6 +60,17 @@ class FlowTableView {
     uint64_t arp_replies = 0;
     uint64_t rate_limited = 0;
     std::vector<std::pair<std::string, uint64_t>> drops_by_reason;  // non-zero reasons only
+    // The device's capabilities as probed at start-up (as in v1::ShapeCapability); empty when
+    // unknown.
+    struct ShapeCapability {
+      std::string shape;
+      bool offloaded = false;
+      std::string error;
+      std::string reason;
+      bool mandatory = false;
+      uint64_t software_rules = 0;
+    };
+    std::vector<ShapeCapability> capabilities;
   };
   virtual Stats GetStats() = 0;
 };

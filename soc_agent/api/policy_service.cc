@@ -184,6 +184,15 @@ grpc::Status PolicyServiceImpl::GetStatus(grpc::ServerContext* context,
       }
       d->set_drops(drops);
     }
+    for (const FlowTableView::Stats::ShapeCapability& c : stats.capabilities) {
+      v1::ShapeCapability* out = response->add_capabilities();
+      out->set_shape(c.shape);
+      out->set_offloaded(c.offloaded);
+      out->set_error(c.error);
+      out->set_reason(c.reason);
+      out->set_mandatory(c.mandatory);
+      out->set_software_rules(c.software_rules);
+    }
   }
   response->set_version("nicswitch 0.1.0");
   return grpc::Status::OK;

@@ -716,6 +716,23 @@ int Status(Client& client, const Globals& g) {
   }
   t.Add({"version", response.version()});
   t.Print();
+  if (response.capabilities_size() > 0) {
+    // What the device offloads (probed at start-up) and what the agent forwards itself.
+    std::cout << "\ndevice capabilities:\n";
+    for (const v1::ShapeCapability& c : response.capabilities()) {
+      std::cout << "  " << c.shape() << ": ";
+      if (c.offloaded()) {
+        std::cout << "offloaded";
+      } else {
+        std::cout << "software (" << (c.error().empty() ? "" : c.error() + ": ") << c.reason()
+                  << ")";
+        if (c.software_rules() > 0) {
+          std::cout << ", " << c.software_rules() << " rules so far";
+        }
+      }
+      std::cout << "\n";
+    }
+  }
   return 0;
 }
 

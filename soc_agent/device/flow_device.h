@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "flowrules/rule.h"
 
@@ -69,6 +70,20 @@ struct PortInfo {
   friend bool operator==(const PortInfo&, const PortInfo&) = default;
 };
 
+// A device's refusal of a rule or meter: the errno the driver gave (0 when unknown) and its
+// reason, shorter than the Status message (e.g. `actions[2] (VXLAN_DECAP): not supported`).
+// The rte_flow backend attaches both (as Status payloads, AttachRefusal) to the errors of
+// ValidateRule and of the meter calls; RefusalOf reads them back, falling back to errno 0 and
+// the Status message.
+struct DeviceRefusal {
+  int error_number = 0;
+  std::string reason;
+};
+void AttachRefusal(absl::Status& status, int error_number, absl::string_view reason);
+DeviceRefusal RefusalOf(const absl::Status& status);
+// "ENOTSUP", "EINVAL", ... ("" for 0, "errno N" when the number has no name).
+std::string ErrnoName(int error_number);
+
 class FlowDevice {
  public:
   virtual ~FlowDevice() = default;
@@ -83,6 +98,15 @@ class FlowDevice {
   // rule with the same group, priority and match exists; RESOURCE_EXHAUSTED when the device's
   // rule capacity is reached. On error nothing is installed.
   virtual absl::StatusOr<RuleHandle> CreateRule(const flowrules::Rule& rule) = 0;
+
+  // Checks `rule` exactly as CreateRule would (same errors) without installing anything: the
+  // start-up capability probe (capabilities.h) asks this for one sample rule of each shape the
+  // agent installs. A meter the rule references must exist. The default answers UNIMPLEMENTED
+  // (a device that cannot tell without installing); both backends override it.
+  // (Inline: FlowDevice stays header-only for the libraries that only program it.)
+  virtual absl::Status ValidateRule(const flowrules::Rule& rule) {
+    return absl::UnimplementedError("this device cannot validate a rule without installing it");
+  }
 
   // Removes a rule. Packets classified after the call returns no longer match it; its counter
   // and age state are discarded. NOT_FOUND when `handle` is not installed.

@@ -11,6 +11,7 @@ namespace nicswitch::device {
 class MockFlowDevice : public FlowDevice {
  public:
   MOCK_METHOD(absl::StatusOr<RuleHandle>, CreateRule, (const flowrules::Rule& rule), (override));
+  MOCK_METHOD(absl::Status, ValidateRule, (const flowrules::Rule& rule), (override));
   MOCK_METHOD(absl::Status, DestroyRule, (RuleHandle handle), (override));
   MOCK_METHOD(absl::StatusOr<std::vector<RuleCounters>>, QueryCounters,
               (absl::Span<const RuleHandle> handles), (override));

@@ -35,6 +35,10 @@ class RteFlowApi {
   // rte_flow_create; returns 0 and sets *flow, or -rte_errno.
   virtual int Create(uint16_t port_id, const rte_flow_attr* attr, const rte_flow_item* pattern,
                      const rte_flow_action* actions, rte_flow** flow, rte_flow_error* error) = 0;
+  // rte_flow_validate: the checks of rte_flow_create without creating anything; 0 when the
+  // PMD would accept the rule (the capability probe's call).
+  virtual int Validate(uint16_t port_id, const rte_flow_attr* attr, const rte_flow_item* pattern,
+                       const rte_flow_action* actions, rte_flow_error* error) = 0;
   // rte_flow_destroy.
   virtual int Destroy(uint16_t port_id, rte_flow* flow, rte_flow_error* error) = 0;
   // rte_flow_query (`data` is e.g. a struct rte_flow_query_count).

@@ -14,6 +14,10 @@ class MockRteFlowApi : public RteFlowApi {
               (uint16_t port_id, const rte_flow_attr* attr, const rte_flow_item* pattern,
                const rte_flow_action* actions, rte_flow** flow, rte_flow_error* error),
               (override));
+  MOCK_METHOD(int, Validate,
+              (uint16_t port_id, const rte_flow_attr* attr, const rte_flow_item* pattern,
+               const rte_flow_action* actions, rte_flow_error* error),
+              (override));
   MOCK_METHOD(int, Destroy, (uint16_t port_id, rte_flow* flow, rte_flow_error* error), (override));
   MOCK_METHOD(int, Query,
               (uint16_t port_id, rte_flow* flow, const rte_flow_action* action, void* data,

@@ -99,20 +99,26 @@ absl::Status FlowError(const std::string& call, uint16_t port, int rc, const rte
                        const rte_flow_item* pattern = nullptr,
                        const rte_flow_action* actions = nullptr) {
   const int err = rc < 0 ? -rc : rc;
-  return absl::Status(
-      CodeForErrno(err),
-      absl::StrCat(call, " on port ", port, " refused ", Culprit(error, pattern, actions), ": ",
-                   error.message != nullptr ? error.message : "no message", " (",
-                   std::strerror(err), ")"));
+  const std::string reason = absl::StrCat(Culprit(error, pattern, actions), ": ",
+                                          error.message != nullptr ? error.message : "no message");
+  absl::Status status(CodeForErrno(err), absl::StrCat(call, " on port ", port, " refused ", reason,
+                                                      " (", std::strerror(err), ")"));
+  if (call == "rte_flow_validate") {
+    // The capability probe reads the errno and the short reason back (RefusalOf).
+    AttachRefusal(status, err, reason);
+  }
+  return status;
 }
 
 absl::Status MtrError(const std::string& call, uint16_t port, uint32_t id, int rc,
                       const rte_mtr_error& error) {
   const int err = rc < 0 ? -rc : rc;
-  return absl::Status(CodeForErrno(err),
-                      absl::StrCat(call, " on port ", port, " for id ", id, " failed: ",
-                                   error.message != nullptr ? error.message : "no message", " (",
-                                   std::strerror(err), ")"));
+  const std::string message = error.message != nullptr ? error.message : "no message";
+  absl::Status status(CodeForErrno(err),
+                      absl::StrCat(call, " on port ", port, " for id ", id, " failed: ", message,
+                                   " (", std::strerror(err), ")"));
+  AttachRefusal(status, err, absl::StrCat(call, ": ", message));
+  return status;
 }
 
 // ---- the real calls ----
@@ -133,6 +139,10 @@ class DpdkRteFlowApi : public RteFlowApi {
              const rte_flow_action* actions, rte_flow** flow, rte_flow_error* error) override {
     *flow = rte_flow_create(port_id, attr, pattern, actions, error);
     return *flow != nullptr ? 0 : -(rte_errno != 0 ? rte_errno : EINVAL);
+  }
+  int Validate(uint16_t port_id, const rte_flow_attr* attr, const rte_flow_item* pattern,
+               const rte_flow_action* actions, rte_flow_error* error) override {
+    return rte_flow_validate(port_id, attr, pattern, actions, error);
   }
   int Destroy(uint16_t port_id, rte_flow* flow, rte_flow_error* error) override {
     return rte_flow_destroy(port_id, flow, error);
@@ -227,23 +237,44 @@ absl::StatusOr<std::unique_ptr<RteFlowDevice>> RteFlowDevice::Create(
 
 RteFlowDevice::~RteFlowDevice() { api_.UnregisterAgedEvent(proxy_); }
 
-absl::StatusOr<RuleHandle> RteFlowDevice::CreateRule(const flowrules::Rule& rule) {
+absl::Status RteFlowDevice::CheckRule(const flowrules::Rule& rule, bool* counted,
+                                      std::vector<uint32_t>* meters) const {
   if (rule.direction != flowrules::Direction::kTransfer) {
     return absl::InvalidArgumentError(
         absl::StrCat("rule \"", rule.ToString(), "\": only transfer rules go to the switch"));
   }
-  ASSIGN_OR_RETURN(flowrules::CompiledRule compiled, flowrules::CompiledRule::Compile(rule));
-  Installed installed{nullptr, false, {}};
   for (const auto& action : rule.actions) {
     if (std::holds_alternative<flowrules::CountAction>(action)) {
-      installed.counted = true;
+      *counted = true;
     } else if (const auto* m = std::get_if<flowrules::MeterAction>(&action)) {
       if (!meter_refs_.contains(m->meter_id)) {
         return absl::NotFoundError(absl::StrCat("meter ", m->meter_id, " does not exist"));
       }
-      installed.meters.push_back(m->meter_id);
+      meters->push_back(m->meter_id);
     }
   }
+  return absl::OkStatus();
+}
+
+absl::Status RteFlowDevice::ValidateRule(const flowrules::Rule& rule) {
+  bool counted = false;
+  std::vector<uint32_t> meters;
+  RETURN_IF_ERROR(CheckRule(rule, &counted, &meters));
+  ASSIGN_OR_RETURN(flowrules::CompiledRule compiled, flowrules::CompiledRule::Compile(rule));
+  rte_flow_error error{};
+  const int rc =
+      api_.Validate(proxy_, compiled.attr(), compiled.pattern(), compiled.actions(), &error);
+  if (rc != 0) {
+    return FlowError("rte_flow_validate", proxy_, rc, error, compiled.pattern(),
+                     compiled.actions());
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<RuleHandle> RteFlowDevice::CreateRule(const flowrules::Rule& rule) {
+  Installed installed{nullptr, false, {}};
+  RETURN_IF_ERROR(CheckRule(rule, &installed.counted, &installed.meters));
+  ASSIGN_OR_RETURN(flowrules::CompiledRule compiled, flowrules::CompiledRule::Compile(rule));
   rte_flow_error error{};
   const int rc = api_.Create(proxy_, compiled.attr(), compiled.pattern(), compiled.actions(),
                              &installed.flow, &error);

@@ -37,6 +37,8 @@ class RteFlowDevice : public FlowDevice {
   ~RteFlowDevice() override;
 
   absl::StatusOr<RuleHandle> CreateRule(const flowrules::Rule& rule) override;
+  // rte_flow_validate on the transfer proxy (after the same local checks as CreateRule).
+  absl::Status ValidateRule(const flowrules::Rule& rule) override;
   absl::Status DestroyRule(RuleHandle handle) override;
   absl::StatusOr<std::vector<RuleCounters>> QueryCounters(
       absl::Span<const RuleHandle> handles) override;
@@ -54,6 +56,11 @@ class RteFlowDevice : public FlowDevice {
  private:
   RteFlowDevice(RteFlowApi& api, const RteFlowDeviceConfig& config, uint16_t proxy)
       : api_(api), config_(config), proxy_(proxy) {}
+
+  // The checks CreateRule and ValidateRule make before asking the PMD: transfer direction,
+  // meters that exist. Sets *counted when the rule has COUNT and appends its meters.
+  absl::Status CheckRule(const flowrules::Rule& rule, bool* counted,
+                         std::vector<uint32_t>* meters) const;
 
   struct Installed {
     rte_flow* flow;

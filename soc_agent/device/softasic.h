@@ -158,6 +158,8 @@ class SoftAsicFlowDevice : public FlowDevice {
   explicit SoftAsicFlowDevice(SoftAsic& softasic) : softasic_(softasic) {}
 
   absl::StatusOr<RuleHandle> CreateRule(const flowrules::Rule& rule) override;
+  // SoftAsic::ValidateFlow on the compiled arrays.
+  absl::Status ValidateRule(const flowrules::Rule& rule) override;
   absl::Status DestroyRule(RuleHandle handle) override;
   absl::StatusOr<std::vector<RuleCounters>> QueryCounters(
       absl::Span<const RuleHandle> handles) override;

@@ -21,6 +21,16 @@ absl::StatusOr<RuleHandle> SoftAsicFlowDevice::CreateRule(const flowrules::Rule&
   return RuleHandle{id};
 }
 
+absl::Status SoftAsicFlowDevice::ValidateRule(const flowrules::Rule& rule) {
+  ASSIGN_OR_RETURN(flowrules::CompiledRule compiled, flowrules::CompiledRule::Compile(rule));
+  const auto& ports = softasic_.ports();
+  if (ports.empty()) {
+    return absl::FailedPreconditionError("the softasic has no ports");
+  }
+  return softasic_.ValidateFlow(ports.front().port_id, *compiled.attr(), compiled.pattern(),
+                                compiled.actions());
+}
+
 absl::Status SoftAsicFlowDevice::DestroyRule(RuleHandle handle) {
   if (handle.value > 0xffffffffu) {
     return absl::NotFoundError(absl::StrCat("rule handle ", handle.value, " is not installed"));
