@@ -7,8 +7,6 @@
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
 #include <rte_flow.h>
-#include <rte_hash.h>
-#include <rte_hash_crc.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
@@ -39,12 +37,14 @@
 #include "common/status_macros.h"
 #include "soc_agent/device/flow_key.h"
 #include "soc_agent/device/softasic_internal.h"
+#include "soc_agent/device/softasic_table.h"
 
 namespace nicswitch::device {
 
 using softasic_internal::ActionProgram;
 using softasic_internal::CompileContext;
 using softasic_internal::CompiledFlow;
+using softasic_internal::ExactMatchTable;
 using softasic_internal::ExtractKey;
 using softasic_internal::Fate;
 using softasic_internal::FlowKey;
@@ -56,8 +56,16 @@ namespace {
 
 constexpr uint16_t kBurst = 32;
 constexpr int kMaxJumps = 8;  // a packet jumping more often is dropped (a loop of JUMP rules)
-std::atomic<uint64_t> g_hash_names{0};  // rte_hash names are process-global
+// A subtable entry's datum: rule id (bits 0-31), the rule's program index (bits 32-61) and
+// whether its program reads/writes the per-rule stats (COUNT, AGE), so the datapath prefetches
+// those only for rules that use them.
 constexpr uint64_t kMissData = ~uint64_t{0};
+constexpr uint64_t kUsesRuleStats = uint64_t{1} << 62;
+constexpr uint64_t kProgramIndexMask = (uint64_t{1} << 30) - 1;
+inline uint32_t DataRule(uint64_t data) { return static_cast<uint32_t>(data); }
+inline uint32_t DataProgram(uint64_t data) {
+  return static_cast<uint32_t>((data >> 32) & kProgramIndexMask);
+}
 constexpr uint32_t kFirstSubtableCapacity = 1024;
 
 // Per rule, per datapath thread. Written only by its thread (relaxed stores), read by control.
@@ -77,7 +85,7 @@ struct RuleEntry {
 static_assert(sizeof(RuleEntry) == 16);
 
 struct Subtable {
-  rte_hash* hash = nullptr;
+  ExactMatchTable* table = nullptr;
   uint32_t group = 0;
   uint32_t priority = 0;
   uint32_t capacity = 0;
@@ -143,15 +151,7 @@ inline uint32_t Crc8(uint64_t word, uint32_t init) {
   return static_cast<uint32_t>(_mm_crc32_u64(init, word));
 }
 
-// The subtable hash: CRC32-C over the compact key's 8-byte words (keys are 16-byte multiples).
-uint32_t SubtableHash(const void* key, uint32_t len, uint32_t init) {
-  const auto* w = static_cast<const uint64_t*>(key);
-  uint32_t h = init;
-  for (uint32_t i = 0; i < len / 8; ++i) {
-    h = Crc8(w[i], h);
-  }
-  return h;
-}
+// The subtable hash: CRC32-C over the compact key's 8-byte words, from this seed.
 constexpr uint32_t kHashInit = 0x9e3779b9u;
 
 }  // namespace
@@ -231,7 +231,6 @@ class SoftAsic::Impl {
 
   absl::StatusOr<Subtable*> FindOrAddSubtable(const CompiledFlow& flow, bool* created);
   absl::Status GrowSubtable(Subtable* st);
-  rte_hash* NewHash(uint32_t entries, uint32_t key_len);
   void PublishSnapshot();
   // Returns the shared copy of `program` and its index in program_table_.
   std::pair<const ActionProgram*, uint32_t> InternProgram(const ActionProgram& program);
@@ -554,7 +553,7 @@ SoftAsic::Impl::~Impl() {
   }
   for (Subtable* st : subtables_) {
     if (st != nullptr) {
-      rte_hash_free(st->hash);
+      delete st->table;
       delete st;
     }
   }
@@ -735,14 +734,15 @@ uint32_t SoftAsic::Impl::PollPort(uint32_t slot, uint32_t port) {
 void SoftAsic::Impl::Classify(const Snapshot::Group& group, const FlowKey* keys, const uint8_t* idx,
                               uint16_t n, uint64_t* rule_out) const {
   uint64_t ck[kBurst][kKeyWords];
-  const void* key_ptrs[kBurst];
-  hash_sig_t sigs[kBurst];
-  void* data[kBurst];
+  const uint64_t* key_ptrs[kBurst];
+  uint32_t hashes[kBurst];
+  uint64_t data[kBurst];
   uint8_t map[kBurst];
   uint32_t pending = n == 32 ? 0xffffffffu : ((1u << n) - 1);
   for (uint16_t j = 0; j < n; ++j) {
     rule_out[j] = kMissData;
   }
+  // Tuple-space search: subtables by priority; a packet leaves the search at its first hit.
   for (const Subtable* st : group.subtables) {
     if (pending == 0) {
       break;
@@ -759,19 +759,16 @@ void SoftAsic::Impl::Classify(const Snapshot::Group& group, const FlowKey* keys,
         ck[k][w] = v;
         h = Crc8(v, h);
       }
-      sigs[k] = h;
+      hashes[k] = h;
       key_ptrs[k] = ck[k];
       map[k] = static_cast<uint8_t>(j);
       ++k;
     }
-    uint64_t hits = 0;
-    if (rte_hash_lookup_with_hash_bulk_data(st->hash, key_ptrs, sigs, k, &hits, data) <= 0) {
-      continue;
-    }
-    for (; hits != 0; hits &= hits - 1) {
-      const int b = __builtin_ctzll(hits);
+    for (uint32_t hits = st->table->LookupBulk(key_ptrs, hashes, k, data); hits != 0;
+         hits &= hits - 1) {
+      const int b = __builtin_ctz(hits);
       const int j = map[b];
-      rule_out[j] = reinterpret_cast<uintptr_t>(data[b]);
+      rule_out[j] = data[b];
       pending &= ~(1u << j);
     }
   }
@@ -1022,10 +1019,10 @@ void SoftAsic::Impl::ProcessPackets(uint32_t slot, uint16_t in_port, rte_mbuf** 
     } else {
       std::fill(rule_of, rule_of + nb, kMissData);
     }
-    // The hash data carries the rule id and its program's index: no lookup in rules_[].
+    // The entry's datum carries the rule id and its program's index: no lookup in rules_[].
     for (uint16_t j = 0; j < nb; ++j) {
-      if (rule_of[j] != kMissData) {
-        rte_prefetch0(&t.rule_stats[static_cast<uint32_t>(rule_of[j])]);
+      if (rule_of[j] != kMissData && (rule_of[j] & kUsesRuleStats) != 0) {
+        rte_prefetch0(&t.rule_stats[DataRule(rule_of[j])]);
       }
     }
     for (uint16_t j = 0; j < nb; ++j) {
@@ -1035,8 +1032,8 @@ void SoftAsic::Impl::ProcessPackets(uint32_t slot, uint16_t in_port, rte_mbuf** 
         EmitMiss(t, m, in_port);
         continue;
       }
-      const uint32_t rule = static_cast<uint32_t>(rule_of[j]);
-      const ActionProgram& prog = *program_table_[rule_of[j] >> 32];
+      const uint32_t rule = DataRule(rule_of[j]);
+      const ActionProgram& prog = *program_table_[DataProgram(rule_of[j])];
       if (!RunOps(t, rule, prog, m, keys[i], layouts[i], now, in_port)) {
         continue;
       }
@@ -1064,19 +1061,6 @@ void SoftAsic::Impl::ProcessPackets(uint32_t slot, uint16_t in_port, rte_mbuf** 
 
 // ---------------------------------------------------------------------------------------------
 // Control: classifier maintenance
-
-rte_hash* SoftAsic::Impl::NewHash(uint32_t entries, uint32_t key_len) {
-  const std::string name = absl::StrCat("softasic_h", g_hash_names.fetch_add(1));
-  rte_hash_parameters params{};
-  params.name = name.c_str();
-  params.entries = std::max<uint32_t>(entries, 8);
-  params.key_len = key_len;
-  params.hash_func = SubtableHash;
-  params.hash_func_init_val = kHashInit;
-  params.socket_id = static_cast<int>(rte_socket_id());
-  params.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
-  return rte_hash_create(&params);
-}
 
 void SoftAsic::Impl::PublishSnapshot() {
   auto* snap = new Snapshot();
@@ -1123,9 +1107,8 @@ absl::StatusOr<Subtable*> SoftAsic::Impl::FindOrAddSubtable(const CompiledFlow& 
       st->words[st->nwords++] = static_cast<uint8_t>(w);
     }
   }
-  // Keys are a multiple of 16 bytes so that rte_hash compares them with its vector compare
-  // instead of memcmp; the padding word has a zero mask. A match-all rule gets one such word.
-  while (st->nwords == 0 || st->nwords % 2 != 0) {
+  // A match-all rule gets one word with a zero mask.
+  if (st->nwords == 0) {
     st->cmask[st->nwords] = 0;
     st->words[st->nwords++] = 0;
   }
@@ -1138,10 +1121,11 @@ absl::StatusOr<Subtable*> SoftAsic::Impl::FindOrAddSubtable(const CompiledFlow& 
   }
   st->id = id;
   st->capacity = std::min(config_.max_rules, kFirstSubtableCapacity);
-  st->hash = NewHash(st->capacity, st->nwords * 8u);
-  if (st->hash == nullptr) {
+  st->table = ExactMatchTable::Create(st->capacity, st->nwords, static_cast<int>(rte_socket_id()))
+                  .release();
+  if (st->table == nullptr) {
     return absl::ResourceExhaustedError(
-        absl::StrCat("cannot create a subtable hash: ", rte_strerror(rte_errno)));
+        absl::StrCat("cannot allocate a subtable of ", st->capacity, " rules"));
   }
   if (id == subtables_.size()) {
     subtables_.push_back(nullptr);
@@ -1160,33 +1144,35 @@ absl::Status SoftAsic::Impl::GrowSubtable(Subtable* st) {
   if (capacity <= st->capacity) {
     return absl::ResourceExhaustedError("subtable at the configured capacity");
   }
-  rte_hash* bigger = NewHash(capacity, st->nwords * 8u);
+  std::unique_ptr<ExactMatchTable> bigger =
+      ExactMatchTable::Create(capacity, st->nwords, static_cast<int>(rte_socket_id()));
   if (bigger == nullptr) {
     return absl::ResourceExhaustedError(
-        absl::StrCat("cannot grow a subtable to ", capacity, " rules: ", rte_strerror(rte_errno)));
+        absl::StrCat("cannot grow a subtable to ", capacity, " rules"));
   }
   // Copy into the new table; readers keep using the old one until the snapshot switches.
-  const void* key;
-  void* data;
-  uint32_t next = 0;
-  while (rte_hash_iterate(st->hash, &key, &data, &next) >= 0) {
-    const uint32_t rule = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(data) & 0xffffffffu);
-    const hash_sig_t sig = HashKey(*st, static_cast<const uint64_t*>(key));
-    if (rte_hash_add_key_with_hash_data(bigger, key, sig, data) != 0) {
-      rte_hash_free(bigger);
-      return absl::InternalError("subtable copy failed");
-    }
-    rules_[rule].position = rte_hash_lookup_with_hash(bigger, key, sig);
+  bool copied = true;
+  std::vector<std::pair<uint32_t, int32_t>> positions;  // rule -> entry in the new table
+  positions.reserve(st->count);
+  st->table->ForEach([&](const uint64_t* key, uint64_t data) {
+    const int32_t e = bigger->Add(key, HashKey(*st, key), data);
+    copied &= e >= 0;
+    positions.emplace_back(DataRule(data), e);
+  });
+  if (!copied) {
+    return absl::InternalError("subtable copy failed");
   }
-  // A new Subtable object so that a reader sees either the old (hash, capacity) or the new.
+  for (const auto& [rule, entry] : positions) {
+    rules_[rule].position = entry;
+  }
+  // A new Subtable object so that a reader sees either the old (table, capacity) or the new.
   auto* grown = new Subtable(*st);
-  grown->hash = bigger;
+  grown->table = bigger.release();
   grown->capacity = capacity;
   subtables_[st->id] = grown;
-  rte_hash* old_hash = st->hash;
   PublishSnapshot();
-  Defer([st, old_hash] {
-    rte_hash_free(old_hash);
+  Defer([st] {
+    delete st->table;
     delete st;
   });
   return absl::OkStatus();
@@ -1283,8 +1269,8 @@ absl::StatusOr<uint32_t> SoftAsic::Impl::CreateFlow(uint16_t port_id, const rte_
   ASSIGN_OR_RETURN(Subtable * st, FindOrAddSubtable(flow, &created));
   uint64_t ck[kKeyWords];
   CompactKey(*st, flow.value, ck);
-  hash_sig_t sig = HashKey(*st, ck);
-  if (rte_hash_lookup_with_hash(st->hash, ck, sig) >= 0) {
+  const uint32_t hash = HashKey(*st, ck);
+  if (st->table->Find(ck, hash) >= 0) {
     return absl::AlreadyExistsError(absl::StrCat("a rule with the same group ", flow.group,
                                                  ", priority ", flow.priority,
                                                  " and match exists"));
@@ -1295,29 +1281,32 @@ absl::StatusOr<uint32_t> SoftAsic::Impl::CreateFlow(uint16_t port_id, const rte_
   }
   const uint32_t rule = free_rules_.back();
   const auto [program, program_index] = InternProgram(flow.program);
-  void* const data =
-      reinterpret_cast<void*>(static_cast<uintptr_t>((uint64_t{program_index} << 32) | rule));
+  bool uses_stats = false;
+  for (int i = 0; i < flow.program.num_ops; ++i) {
+    uses_stats |= flow.program.ops[i] == Op::kCount || flow.program.ops[i] == Op::kAge;
+  }
+  const uint64_t data = (uint64_t{program_index} << 32) | rule | (uses_stats ? kUsesRuleStats : 0);
   // Everything the datapath reads for this rule is written before the key is published.
   for (auto& t : threads_) {
     t.rule_stats[rule] = RuleStats{0, 0, 0};
   }
   rules_[rule] = RuleEntry{program, -1, st->id, 1, 0};
-  int rc = rte_hash_add_key_with_hash_data(st->hash, ck, sig, data);
-  if (rc == -ENOSPC) {
+  int32_t entry = st->table->Add(ck, hash, data);
+  if (entry == -ENOSPC) {
     absl::Status grown = GrowSubtable(st);
     if (grown.ok()) {
       st = subtables_[st->id];
-      rc = rte_hash_add_key_with_hash_data(st->hash, ck, sig, data);
+      entry = st->table->Add(ck, hash, data);
     }
   }
-  if (rc != 0) {
+  if (entry < 0) {
     rules_[rule].live = 0;
     ReleaseProgram(program);
     return absl::ResourceExhaustedError(
-        absl::StrCat("subtable insert failed: ", rte_strerror(-rc)));
+        absl::StrCat("subtable insert failed: ", rte_strerror(-entry)));
   }
   free_rules_.pop_back();
-  rules_[rule].position = rte_hash_lookup_with_hash(st->hash, ck, sig);
+  rules_[rule].position = entry;
   st->count++;
   live_rules_++;
   if (created) {
@@ -1339,13 +1328,9 @@ absl::Status SoftAsic::Impl::DestroyFlow(uint32_t rule_id) {
   }
   RuleEntry& e = rules_[rule_id];
   Subtable* st = subtables_[e.subtable];
-  void* key = nullptr;
-  if (rte_hash_get_key_with_position(st->hash, e.position, &key) != 0) {
-    return absl::InternalError(absl::StrCat("rule ", rule_id, ": key position lost"));
-  }
   uint64_t ck[kKeyWords];
-  std::memcpy(ck, key, st->nwords * 8u);
-  const int32_t pos = rte_hash_del_key_with_hash(st->hash, ck, HashKey(*st, ck));
+  std::memcpy(ck, st->table->EntryKey(e.position), st->nwords * 8u);
+  const int32_t pos = st->table->Remove(ck, HashKey(*st, ck));
   if (pos < 0) {
     return absl::InternalError(absl::StrCat("rule ", rule_id, ": key not in its subtable"));
   }
@@ -1361,9 +1346,9 @@ absl::Status SoftAsic::Impl::DestroyFlow(uint32_t rule_id) {
     }
   }
   aging_.erase(rule_id);
-  rte_hash* hash = st->hash;
-  Defer([this, hash, pos, rule_id, program] {
-    rte_hash_free_key_with_position(hash, pos);
+  ExactMatchTable* table = st->table;
+  Defer([this, table, pos, rule_id, program] {
+    table->FreeEntry(pos);
     ReleaseProgram(program);
     free_rules_.push_back(rule_id);
   });
@@ -1381,7 +1366,7 @@ absl::Status SoftAsic::Impl::DestroyFlow(uint32_t rule_id) {
     subtables_[st->id] = nullptr;
     PublishSnapshot();
     Defer([st] {
-      rte_hash_free(st->hash);
+      delete st->table;
       delete st;
     });
   }
@@ -1520,13 +1505,7 @@ SoftAsicTableStats SoftAsic::Impl::TableStats() const {
     }
     s.subtables++;
     groups[st->group]++;
-    // rte_hash's footprint: buckets (+ extendable buckets) of 8 entries of 64 bytes, key
-    // slots (key + data pointer, 16-byte aligned) and the free-slot rings.
-    const uint64_t entries = st->capacity;
-    const uint64_t buckets = rte_align32pow2(static_cast<uint32_t>(entries)) / 8;
-    const uint64_t key_entry = RTE_ALIGN(st->nwords * 8u + 8u, 16u);
-    hash_bytes += 2 * buckets * 64 + (entries + 1) * key_entry +
-                  2 * rte_align32pow2(static_cast<uint32_t>(entries + 1)) * 8 + sizeof(Subtable);
+    hash_bytes += st->table->memory_bytes() + sizeof(Subtable);
   }
   s.groups = static_cast<uint32_t>(groups.size());
   s.memory_bytes = hash_bytes + uint64_t{config_.max_rules} * sizeof(RuleEntry) +
