@@ -110,13 +110,77 @@ struct Snapshot {
   }
 };
 
-struct MeterSlot {
-  rte_meter_trtcm meter;
-  rte_meter_trtcm_profile profile;
+// A two-rate three-colour meter (RFC 2698, colour blind) that any number of datapath lcores
+// colour with at once. rte_meter's trTCM is single-writer (its token counts and timestamp are
+// updated without atomics), so a meter shared by rules whose traffic arrives on different
+// lcores would over- or under-pass. Splitting the tokens per lcore instead would give a
+// vNIC whose traffic lands on one lcore only its share of the rate. So each bucket is kept in
+// its GCRA form: one 64-bit "theoretical arrival time" (TAT), updated with a compare-and-swap.
+// A bucket of rate r and depth D holds D - r * max(0, TAT - t) tokens at time t; a packet of L
+// bytes conforms iff max(TAT, t) + L / r - t <= D / r, and then TAT = max(TAT, t) + L / r. This
+// is the token bucket exactly (buckets start full, as rte_meter's), with no lock.
+// Times are in ticks of 1/16 TSC cycle since the meter's creation; L / r uses a 32.32
+// fixed-point cost per byte.
+constexpr int kMeterTickShift = 4;
+struct alignas(64) MeterSlot {
+  uint64_t tat_p;  // shared: CAS-updated by every lcore colouring with this meter
+  uint64_t tat_c;
+  // Immutable while the meter exists.
+  uint64_t base_tsc;
+  uint64_t cost_p;  // ticks per byte, 32.32 fixed point
+  uint64_t cost_c;
+  uint64_t depth_p;  // bucket depth in ticks
+  uint64_t depth_c;
+};
+
+// Per meter, per datapath thread (written only by that thread).
+struct MeterCounters {
   uint64_t green;
   uint64_t yellow;
   uint64_t red;
 };
+
+uint64_t MeterCost(uint64_t hz, uint64_t bytes_per_second) {
+  const unsigned __int128 cost =
+      (static_cast<unsigned __int128>(hz) << (kMeterTickShift + 32)) / bytes_per_second;
+  return cost > UINT64_MAX ? UINT64_MAX : static_cast<uint64_t>(cost);
+}
+uint64_t MeterTicks(uint64_t bytes, uint64_t cost) {
+  const unsigned __int128 ticks = (static_cast<unsigned __int128>(bytes) * cost) >> 32;
+  return ticks > (uint64_t{1} << 62) ? uint64_t{1} << 62 : static_cast<uint64_t>(ticks);
+}
+
+// Debits `len` bytes from the bucket (tat, cost, depth) at time `now` (ticks) if they conform.
+inline bool MeterConforms(uint64_t* tat, uint64_t cost, uint64_t depth, uint64_t now,
+                          uint32_t len) {
+  const uint64_t inc = MeterTicks(len, cost);
+  if (inc > depth) {
+    return false;
+  }
+  uint64_t seen = __atomic_load_n(tat, __ATOMIC_RELAXED);
+  for (;;) {
+    const uint64_t start = std::max(seen, now);
+    if (start - now > depth - inc) {
+      return false;
+    }
+    if (__atomic_compare_exchange_n(tat, &seen, start + inc, /*weak=*/true, __ATOMIC_RELAXED,
+                                    __ATOMIC_RELAXED)) {
+      return true;
+    }
+  }
+}
+
+inline rte_color MeterColour(MeterSlot& ms, uint64_t tsc, uint32_t len) {
+  const int64_t since = static_cast<int64_t>(tsc - ms.base_tsc);
+  const uint64_t now = since < 0 ? 0 : static_cast<uint64_t>(since) << kMeterTickShift;
+  if (!MeterConforms(&ms.tat_p, ms.cost_p, ms.depth_p, now, len)) {
+    return RTE_COLOR_RED;
+  }
+  if (!MeterConforms(&ms.tat_c, ms.cost_c, ms.depth_c, now, len)) {
+    return RTE_COLOR_YELLOW;
+  }
+  return RTE_COLOR_GREEN;
+}
 
 struct PortCounters {
   uint64_t rx;
@@ -138,6 +202,21 @@ uint16_t FoldSum(uint32_t sum) {
     sum = (sum & 0xffff) + (sum >> 16);
   }
   return static_cast<uint16_t>(sum);
+}
+
+// Copies an encap template (<= kMaxEncap bytes) with fixed-size moves instead of a memcpy call
+// of a variable length: two overlapping 32-byte halves cover every size from 32 to 64 bytes
+// (VXLAN over IPv4 is 50 bytes, over IPv6 70).
+inline void CopyEncapTemplate(uint8_t* dst, const uint8_t* src, uint16_t size) {
+  if (size >= 32 && size <= 64) {
+    std::memcpy(dst, src, 32);
+    std::memcpy(dst + size - 32, src + size - 32, 32);
+  } else if (size > 64 && size <= 128) {
+    std::memcpy(dst, src, 64);
+    std::memcpy(dst + size - 64, src + size - 64, 64);
+  } else {
+    std::memcpy(dst, src, size);
+  }
 }
 
 // The instance the telemetry command reports on. The telemetry thread holds the mutex while it
@@ -202,6 +281,7 @@ class SoftAsic::Impl {
   // Per datapath thread: counters and output buffers.
   struct Thread {
     RuleStats* rule_stats = nullptr;
+    MeterCounters* meter_stats = nullptr;  // [max_meters]
     std::vector<PortCounters> ports;
     // Output buffers, flushed at the end of every burst.
     std::vector<rte_mbuf*> tx;   // [port][kBurst]
@@ -399,8 +479,11 @@ absl::Status SoftAsic::Impl::Init() {
   for (auto& t : threads_) {
     t.rule_stats = static_cast<RuleStats*>(rte_zmalloc(
         "softasic_rule_stats", sizeof(RuleStats) * config_.max_rules, RTE_CACHE_LINE_SIZE));
-    if (t.rule_stats == nullptr) {
-      return absl::ResourceExhaustedError("cannot allocate rule counters");
+    t.meter_stats = static_cast<MeterCounters*>(
+        rte_zmalloc("softasic_meter_stats",
+                    sizeof(MeterCounters) * std::max(1u, config_.max_meters), RTE_CACHE_LINE_SIZE));
+    if (t.rule_stats == nullptr || t.meter_stats == nullptr) {
+      return absl::ResourceExhaustedError("cannot allocate rule and meter counters");
     }
     t.ports.assign(nports, PortCounters{});
     t.tx.assign(nports * kBurst, nullptr);
@@ -550,6 +633,7 @@ SoftAsic::Impl::~Impl() {
   }
   for (auto& t : threads_) {
     rte_free(t.rule_stats);
+    rte_free(t.meter_stats);
   }
   for (Subtable* st : subtables_) {
     if (st != nullptr) {
@@ -789,20 +873,19 @@ bool SoftAsic::Impl::RunOps(Thread& t, uint32_t rule, const ActionProgram& prog,
         __atomic_store_n(&t.rule_stats[rule].last_hit_tsc, now, __ATOMIC_RELAXED);
         break;
       case Op::kMeter: {
-        MeterSlot& ms = meters_[prog.meter_index];
         uint64_t time = now;
         if (ts_offset_ >= 0 && (m->ol_flags & ts_flag_) != 0) {
           time = *RTE_MBUF_DYNFIELD(m, ts_offset_, uint64_t*);
         }
-        const rte_color c =
-            rte_meter_trtcm_color_blind_check(&ms.meter, &ms.profile, time, m->pkt_len);
+        const rte_color c = MeterColour(meters_[prog.meter_index], time, m->pkt_len);
+        MeterCounters& mc = t.meter_stats[prog.meter_index];
         if (c == RTE_COLOR_RED) {
-          Add(ms.red, 1);
+          Add(mc.red, 1);
           Add(t.ports[in_port].drops, 1);
           rte_pktmbuf_free(m);
           return false;
         }
-        Add(c == RTE_COLOR_GREEN ? ms.green : ms.yellow, 1);
+        Add(c == RTE_COLOR_GREEN ? mc.green : mc.yellow, 1);
         break;
       }
       case Op::kMark:
@@ -852,7 +935,7 @@ bool SoftAsic::Impl::RunOps(Thread& t, uint32_t rule, const ActionProgram& prog,
           rte_pktmbuf_free(m);
           return false;
         }
-        std::memcpy(hdr, prog.encap, prog.encap_size);
+        CopyEncapTemplate(hdr, prog.encap, prog.encap_size);
         if (prog.encap_udp_offset != 0xffff) {
           const uint32_t udp_len = inner_len + prog.encap_size - prog.encap_udp_offset;
           auto* udp = reinterpret_cast<rte_udp_hdr*>(hdr + prog.encap_udp_offset);
@@ -976,16 +1059,15 @@ void SoftAsic::Impl::ProcessPackets(uint32_t slot, uint16_t in_port, rte_mbuf** 
   FlowKey keys[kBurst];
   PacketLayout layouts[kBurst];
   uint32_t group_of[kBurst];
+  // Three passes so that each kind of cache miss of the whole burst is in flight at once: the
+  // mbuf headers, then (reading each header once it has arrived) the packet data, then parsing.
   for (uint16_t i = 0; i < n; ++i) {
     rte_prefetch0(pkts[i]);
   }
-  for (uint16_t i = 0; i < n && i < 4; ++i) {
+  for (uint16_t i = 0; i < n; ++i) {
     rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
   }
   for (uint16_t i = 0; i < n; ++i) {
-    if (i + 4 < n) {
-      rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 4], void*));
-    }
     ExtractKey(pkts[i], in_port, 0, keys[i], layouts[i]);
     group_of[i] = 0;
   }
@@ -1020,9 +1102,18 @@ void SoftAsic::Impl::ProcessPackets(uint32_t slot, uint16_t in_port, rte_mbuf** 
       std::fill(rule_of, rule_of + nb, kMissData);
     }
     // The entry's datum carries the rule id and its program's index: no lookup in rules_[].
+    // Prefetch what the actions will write: the rule's stats (COUNT, AGE) and, for an encap,
+    // the headroom line the outer headers go to (never touched by the PMD).
     for (uint16_t j = 0; j < nb; ++j) {
-      if (rule_of[j] != kMissData && (rule_of[j] & kUsesRuleStats) != 0) {
+      if (rule_of[j] == kMissData) {
+        continue;
+      }
+      if ((rule_of[j] & kUsesRuleStats) != 0) {
         rte_prefetch0(&t.rule_stats[DataRule(rule_of[j])]);
+      }
+      const ActionProgram* prog = program_table_[DataProgram(rule_of[j])];
+      if (prog->encap_size != 0) {
+        rte_prefetch0_write(rte_pktmbuf_mtod(pkts[batch[j]], uint8_t*) - prog->encap_size);
       }
     }
     for (uint16_t j = 0; j < nb; ++j) {
@@ -1034,7 +1125,7 @@ void SoftAsic::Impl::ProcessPackets(uint32_t slot, uint16_t in_port, rte_mbuf** 
       }
       const uint32_t rule = DataRule(rule_of[j]);
       const ActionProgram& prog = *program_table_[DataProgram(rule_of[j])];
-      if (!RunOps(t, rule, prog, m, keys[i], layouts[i], now, in_port)) {
+      if (prog.num_ops != 0 && !RunOps(t, rule, prog, m, keys[i], layouts[i], now, in_port)) {
         continue;
       }
       pkts[i] = m;
@@ -1431,21 +1522,19 @@ absl::Status SoftAsic::Impl::CreateMeter(uint32_t meter_id, const MeterProfile& 
         absl::StrCat("all ", config_.max_meters, " meters are in use"));
   }
   const uint32_t slot = free_meters_.back();
+  // The slot is unused by the datapath (a destroyed meter's slot is freed after a grace period).
   MeterSlot& ms = meters_[slot];
-  rte_meter_trtcm_params params{};
-  params.cir = profile.cir_bytes_per_second;
-  params.pir = profile.pir_bytes_per_second;
-  params.cbs = profile.cbs_bytes;
-  params.pbs = profile.pbs_bytes;
-  int rc = rte_meter_trtcm_profile_config(&ms.profile, &params);
-  if (rc == 0) {
-    rc = rte_meter_trtcm_config(&ms.meter, &ms.profile);
+  const uint64_t hz = rte_get_tsc_hz();
+  ms.cost_p = MeterCost(hz, profile.pir_bytes_per_second);
+  ms.cost_c = MeterCost(hz, profile.cir_bytes_per_second);
+  ms.depth_p = MeterTicks(profile.pbs_bytes, ms.cost_p);
+  ms.depth_c = MeterTicks(profile.cbs_bytes, ms.cost_c);
+  ms.tat_p = 0;  // both buckets full
+  ms.tat_c = 0;
+  ms.base_tsc = rte_rdtsc();
+  for (auto& t : threads_) {
+    t.meter_stats[slot] = MeterCounters{0, 0, 0};
   }
-  if (rc != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("meter ", meter_id, ": rte_meter refused the profile: ", rte_strerror(-rc)));
-  }
-  ms.green = ms.yellow = ms.red = 0;
   free_meters_.pop_back();
   meter_index_[meter_id] = slot;
   return absl::OkStatus();
@@ -1472,8 +1561,14 @@ absl::StatusOr<MeterStats> SoftAsic::Impl::QueryMeter(uint32_t meter_id) const {
   if (it == meter_index_.end()) {
     return absl::NotFoundError(absl::StrCat("meter ", meter_id, " does not exist"));
   }
-  const MeterSlot& ms = meters_[it->second];
-  return MeterStats{Load(ms.green), Load(ms.yellow), Load(ms.red)};
+  MeterStats stats{0, 0, 0};
+  for (const auto& t : threads_) {
+    const MeterCounters& mc = t.meter_stats[it->second];
+    stats.green_packets += Load(mc.green);
+    stats.yellow_packets += Load(mc.yellow);
+    stats.red_packets += Load(mc.red);
+  }
+  return stats;
 }
 
 SoftAsicPortStats SoftAsic::Impl::PortStats(int port_index) const {
