@@ -15,6 +15,7 @@
 #include <rte_prefetch.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
+#include <rte_spinlock.h>
 #include <rte_telemetry.h>
 
 #include <nmmintrin.h>
@@ -270,6 +271,9 @@ class SoftAsic::Impl {
  private:
   struct Port {
     uint16_t ethdev = 0;
+    // With several datapath lcores, any of them may transmit on the port (a rule's output port
+    // is polled by another lcore), and a TX queue is single-writer: they take turns, per burst.
+    rte_spinlock_t tx_lock = RTE_SPINLOCK_INITIALIZER;
     uint16_t representor = 0;
     bool probed = false;
     bool started = false;
@@ -308,6 +312,17 @@ class SoftAsic::Impl {
                                                   uint16_t in_port);
   void EmitMiss(Thread& t, rte_mbuf* m, uint16_t in_port);
   void Flush(Thread& t);
+  // Transmits on port `port`'s TX queue; serialised per burst when several lcores run.
+  uint16_t TxBurst(uint32_t port, rte_mbuf** pkts, uint16_t n) {
+    Port& p = port_state_[port];
+    if (num_slots_ == 1) {
+      return rte_eth_tx_burst(p.ethdev, 0, pkts, n);
+    }
+    rte_spinlock_lock(&p.tx_lock);
+    const uint16_t sent = rte_eth_tx_burst(p.ethdev, 0, pkts, n);
+    rte_spinlock_unlock(&p.tx_lock);
+    return sent;
+  }
 
   absl::StatusOr<Subtable*> FindOrAddSubtable(const CompiledFlow& flow, bool* created);
   absl::Status GrowSubtable(Subtable* st);
@@ -588,9 +603,11 @@ absl::Status SoftAsic::Impl::SetUpPort(const SoftAsicPortConfig& pc, PortRole ro
 
   const std::string rep_name = absl::StrCat(config_.name, "_rep", index);
   for (uint16_t q = 0; q < config_.representor_queues; ++q) {
+    // Several datapath lcores may deliver to one representor (PORT_REPRESENTOR from any port):
+    // multi-producer then.
     rte_ring* r =
         rte_ring_create(absl::StrCat(rep_name, "_rx", q).c_str(), config_.representor_ring_size,
-                        SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+                        SOCKET_ID_ANY, (num_slots_ > 1 ? 0 : RING_F_SP_ENQ) | RING_F_SC_DEQ);
     if (r == nullptr) {
       return absl::ResourceExhaustedError(
           absl::StrCat(rep_name, ": cannot create ring: ", rte_strerror(rte_errno)));
@@ -803,7 +820,7 @@ uint32_t SoftAsic::Impl::PollPort(uint32_t slot, uint32_t port) {
   const unsigned m =
       rte_ring_dequeue_burst(p.rep_tx, reinterpret_cast<void**>(pkts), kBurst, nullptr);
   if (m > 0) {
-    const uint16_t sent = rte_eth_tx_burst(p.ethdev, 0, pkts, static_cast<uint16_t>(m));
+    const uint16_t sent = TxBurst(port, pkts, static_cast<uint16_t>(m));
     PortCounters& pc = t.ports[port];
     Add(pc.from_representor, m);
     Add(pc.tx, sent);
@@ -1026,7 +1043,7 @@ void SoftAsic::Impl::Flush(Thread& t) {
   for (uint32_t p : t.dirty_tx) {
     const uint16_t n = t.tx_n[p];
     rte_mbuf** pkts = &t.tx[p * kBurst];
-    const uint16_t sent = rte_eth_tx_burst(port_state_[p].ethdev, 0, pkts, n);
+    const uint16_t sent = TxBurst(p, pkts, n);
     Add(t.ports[p].tx, sent);
     if (sent < n) {
       Add(t.ports[p].drops, n - sent);
