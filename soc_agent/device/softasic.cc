@@ -303,10 +303,8 @@ class SoftAsic::Impl {
   void RunThread(uint32_t slot);
   uint32_t PollPort(uint32_t slot, uint32_t port);
   void ProcessPackets(uint32_t slot, uint16_t in_port, rte_mbuf** pkts, uint16_t n);
-  // first_hashes: when not null, the hashes of the packets' keys in the group's first subtable
-  // (computed, and their buckets prefetched, while parsing).
   void Classify(const Snapshot::Group& group, const FlowKey* keys, const uint8_t* idx, uint16_t n,
-                const uint32_t* first_hashes, uint64_t* rule_out) const;
+                uint64_t* rule_out) const;
   // Runs a rule's non-fate ops. Returns false when the packet was dropped (freed).
   bool RunOps(Thread& t, uint32_t rule, const ActionProgram& prog, rte_mbuf*& m, FlowKey& key,
               PacketLayout& layout, uint64_t now, uint16_t in_port);
@@ -835,7 +833,7 @@ uint32_t SoftAsic::Impl::PollPort(uint32_t slot, uint32_t port) {
 }
 
 void SoftAsic::Impl::Classify(const Snapshot::Group& group, const FlowKey* keys, const uint8_t* idx,
-                              uint16_t n, const uint32_t* first_hashes, uint64_t* rule_out) const {
+                              uint16_t n, uint64_t* rule_out) const {
   uint64_t ck[kBurst][kKeyWords];
   const uint64_t* key_ptrs[kBurst];
   uint32_t hashes[kBurst];
@@ -852,7 +850,6 @@ void SoftAsic::Impl::Classify(const Snapshot::Group& group, const FlowKey* keys,
     }
     int k = 0;
     const int nwords = st->nwords;
-    const uint32_t* known = st == group.subtables.front() ? first_hashes : nullptr;
     for (uint32_t bits = pending; bits != 0; bits &= bits - 1) {
       const int j = __builtin_ctz(bits);
       // Compact key and its CRC in one pass over the subtable's words.
@@ -861,11 +858,9 @@ void SoftAsic::Impl::Classify(const Snapshot::Group& group, const FlowKey* keys,
       for (int w = 0; w < nwords; ++w) {
         const uint64_t v = key.w[st->words[w]] & st->cmask[w];
         ck[k][w] = v;
-        if (known == nullptr) {
-          h = Crc8(v, h);
-        }
+        h = Crc8(v, h);
       }
-      hashes[k] = known == nullptr ? h : known[j];
+      hashes[k] = h;
       key_ptrs[k] = ck[k];
       map[k] = static_cast<uint8_t>(j);
       ++k;
@@ -1089,25 +1084,11 @@ void SoftAsic::Impl::ProcessPackets(uint32_t slot, uint16_t in_port, rte_mbuf** 
   for (uint16_t i = 0; i < n; ++i) {
     rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
   }
-  // Every packet starts in group 0: hash its key for group 0's first subtable as soon as it is
-  // parsed and prefetch the bucket, so the bucket misses overlap the parsing of the rest.
-  const Snapshot* snap = snapshot_.load(std::memory_order_acquire);
-  const Snapshot::Group* group0 = snap->Find(0);
-  const Subtable* first =
-      group0 != nullptr && !group0->subtables.empty() ? group0->subtables.front() : nullptr;
-  uint32_t first_hashes[kBurst];
   for (uint16_t i = 0; i < n; ++i) {
     ExtractKey(pkts[i], in_port, 0, keys[i], layouts[i]);
     group_of[i] = 0;
-    if (first != nullptr) {
-      uint32_t h = kHashInit;
-      for (int w = 0; w < first->nwords; ++w) {
-        h = Crc8(keys[i].w[first->words[w]] & first->cmask[w], h);
-      }
-      first_hashes[i] = h;
-      first->table->PrefetchHome(h);
-    }
   }
+  const Snapshot* snap = snapshot_.load(std::memory_order_acquire);
   const uint64_t now = rte_rdtsc();
 
   uint8_t pending[kBurst];
@@ -1119,7 +1100,6 @@ void SoftAsic::Impl::ProcessPackets(uint32_t slot, uint16_t in_port, rte_mbuf** 
   uint8_t rest[kBurst];
   uint64_t rule_of[kBurst];
   uint8_t jumps[kBurst] = {};
-  int round = 0;
   while (npending > 0) {
     // Classify the packets that are in the same group as the first pending one.
     const uint32_t g = group_of[pending[0]];
@@ -1132,12 +1112,9 @@ void SoftAsic::Impl::ProcessPackets(uint32_t slot, uint16_t in_port, rte_mbuf** 
         rest[nr++] = pending[j];
       }
     }
-    // The first round is group 0 with every packet in order: the hashes from parsing apply
-    // (later rounds hold jumped packets, whose keys may have changed).
-    const bool first_round = round++ == 0;
-    const Snapshot::Group* grp = first_round ? group0 : snap->Find(g);
+    const Snapshot::Group* grp = snap->Find(g);
     if (grp != nullptr) {
-      Classify(*grp, keys, batch, nb, first_round ? first_hashes : nullptr, rule_of);
+      Classify(*grp, keys, batch, nb, rule_of);
     } else {
       std::fill(rule_of, rule_of + nb, kMissData);
     }

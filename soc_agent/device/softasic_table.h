@@ -179,9 +179,6 @@ class ExactMatchTable {
     }
   }
 
-  // Prefetches the home bucket of `hash` (a lookup of it follows soon).
-  void PrefetchHome(uint32_t hash) const { rte_prefetch0(&buckets_[Home(hash)]); }
-
   // Looks up n (<= kMaxBulk) keys in a pipeline that keeps each stage's cache misses in flight
   // together: all home buckets are prefetched, then scanned (prefetching each candidate entry),
   // then the keys compared. Sets data[i] for every hit; returns the bitmask of hits.
