@@ -7,8 +7,6 @@
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
 #include <rte_flow.h>
-#include <rte_hash.h>
-#include <rte_hash_crc.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
@@ -17,6 +15,7 @@
 #include <rte_prefetch.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
+#include <rte_spinlock.h>
 #include <rte_telemetry.h>
 
 #include <nmmintrin.h>
@@ -39,12 +38,14 @@
 #include "common/status_macros.h"
 #include "soc_agent/device/flow_key.h"
 #include "soc_agent/device/softasic_internal.h"
+#include "soc_agent/device/softasic_table.h"
 
 namespace nicswitch::device {
 
 using softasic_internal::ActionProgram;
 using softasic_internal::CompileContext;
 using softasic_internal::CompiledFlow;
+using softasic_internal::ExactMatchTable;
 using softasic_internal::ExtractKey;
 using softasic_internal::Fate;
 using softasic_internal::FlowKey;
@@ -56,8 +57,16 @@ namespace {
 
 constexpr uint16_t kBurst = 32;
 constexpr int kMaxJumps = 8;  // a packet jumping more often is dropped (a loop of JUMP rules)
-std::atomic<uint64_t> g_hash_names{0};  // rte_hash names are process-global
+// A subtable entry's datum: rule id (bits 0-31), the rule's program index (bits 32-61) and
+// whether its program reads/writes the per-rule stats (COUNT, AGE), so the datapath prefetches
+// those only for rules that use them.
 constexpr uint64_t kMissData = ~uint64_t{0};
+constexpr uint64_t kUsesRuleStats = uint64_t{1} << 62;
+constexpr uint64_t kProgramIndexMask = (uint64_t{1} << 30) - 1;
+inline uint32_t DataRule(uint64_t data) { return static_cast<uint32_t>(data); }
+inline uint32_t DataProgram(uint64_t data) {
+  return static_cast<uint32_t>((data >> 32) & kProgramIndexMask);
+}
 constexpr uint32_t kFirstSubtableCapacity = 1024;
 
 // Per rule, per datapath thread. Written only by its thread (relaxed stores), read by control.
@@ -77,7 +86,7 @@ struct RuleEntry {
 static_assert(sizeof(RuleEntry) == 16);
 
 struct Subtable {
-  rte_hash* hash = nullptr;
+  ExactMatchTable* table = nullptr;
   uint32_t group = 0;
   uint32_t priority = 0;
   uint32_t capacity = 0;
@@ -102,13 +111,77 @@ struct Snapshot {
   }
 };
 
-struct MeterSlot {
-  rte_meter_trtcm meter;
-  rte_meter_trtcm_profile profile;
+// A two-rate three-colour meter (RFC 2698, colour blind) that any number of datapath lcores
+// colour with at once. rte_meter's trTCM is single-writer (its token counts and timestamp are
+// updated without atomics), so a meter shared by rules whose traffic arrives on different
+// lcores would over- or under-pass. Splitting the tokens per lcore instead would give a
+// vNIC whose traffic lands on one lcore only its share of the rate. So each bucket is kept in
+// its GCRA form: one 64-bit "theoretical arrival time" (TAT), updated with a compare-and-swap.
+// A bucket of rate r and depth D holds D - r * max(0, TAT - t) tokens at time t; a packet of L
+// bytes conforms iff max(TAT, t) + L / r - t <= D / r, and then TAT = max(TAT, t) + L / r. This
+// is the token bucket exactly (buckets start full, as rte_meter's), with no lock.
+// Times are in ticks of 1/16 TSC cycle since the meter's creation; L / r uses a 32.32
+// fixed-point cost per byte.
+constexpr int kMeterTickShift = 4;
+struct alignas(64) MeterSlot {
+  uint64_t tat_p;  // shared: CAS-updated by every lcore colouring with this meter
+  uint64_t tat_c;
+  // Immutable while the meter exists.
+  uint64_t base_tsc;
+  uint64_t cost_p;  // ticks per byte, 32.32 fixed point
+  uint64_t cost_c;
+  uint64_t depth_p;  // bucket depth in ticks
+  uint64_t depth_c;
+};
+
+// Per meter, per datapath thread (written only by that thread).
+struct MeterCounters {
   uint64_t green;
   uint64_t yellow;
   uint64_t red;
 };
+
+uint64_t MeterCost(uint64_t hz, uint64_t bytes_per_second) {
+  const unsigned __int128 cost =
+      (static_cast<unsigned __int128>(hz) << (kMeterTickShift + 32)) / bytes_per_second;
+  return cost > UINT64_MAX ? UINT64_MAX : static_cast<uint64_t>(cost);
+}
+uint64_t MeterTicks(uint64_t bytes, uint64_t cost) {
+  const unsigned __int128 ticks = (static_cast<unsigned __int128>(bytes) * cost) >> 32;
+  return ticks > (uint64_t{1} << 62) ? uint64_t{1} << 62 : static_cast<uint64_t>(ticks);
+}
+
+// Debits `len` bytes from the bucket (tat, cost, depth) at time `now` (ticks) if they conform.
+inline bool MeterConforms(uint64_t* tat, uint64_t cost, uint64_t depth, uint64_t now,
+                          uint32_t len) {
+  const uint64_t inc = MeterTicks(len, cost);
+  if (inc > depth) {
+    return false;
+  }
+  uint64_t seen = __atomic_load_n(tat, __ATOMIC_RELAXED);
+  for (;;) {
+    const uint64_t start = std::max(seen, now);
+    if (start - now > depth - inc) {
+      return false;
+    }
+    if (__atomic_compare_exchange_n(tat, &seen, start + inc, /*weak=*/true, __ATOMIC_RELAXED,
+                                    __ATOMIC_RELAXED)) {
+      return true;
+    }
+  }
+}
+
+inline rte_color MeterColour(MeterSlot& ms, uint64_t tsc, uint32_t len) {
+  const int64_t since = static_cast<int64_t>(tsc - ms.base_tsc);
+  const uint64_t now = since < 0 ? 0 : static_cast<uint64_t>(since) << kMeterTickShift;
+  if (!MeterConforms(&ms.tat_p, ms.cost_p, ms.depth_p, now, len)) {
+    return RTE_COLOR_RED;
+  }
+  if (!MeterConforms(&ms.tat_c, ms.cost_c, ms.depth_c, now, len)) {
+    return RTE_COLOR_YELLOW;
+  }
+  return RTE_COLOR_GREEN;
+}
 
 struct PortCounters {
   uint64_t rx;
@@ -132,6 +205,21 @@ uint16_t FoldSum(uint32_t sum) {
   return static_cast<uint16_t>(sum);
 }
 
+// Copies an encap template (<= kMaxEncap bytes) with fixed-size moves instead of a memcpy call
+// of a variable length: two overlapping 32-byte halves cover every size from 32 to 64 bytes
+// (VXLAN over IPv4 is 50 bytes, over IPv6 70).
+inline void CopyEncapTemplate(uint8_t* dst, const uint8_t* src, uint16_t size) {
+  if (size >= 32 && size <= 64) {
+    std::memcpy(dst, src, 32);
+    std::memcpy(dst + size - 32, src + size - 32, 32);
+  } else if (size > 64 && size <= 128) {
+    std::memcpy(dst, src, 64);
+    std::memcpy(dst + size - 64, src + size - 64, 64);
+  } else {
+    std::memcpy(dst, src, size);
+  }
+}
+
 // The instance the telemetry command reports on. The telemetry thread holds the mutex while it
 // uses the instance; the destructor takes it to unpublish, so an instance never dies mid-report.
 absl::Mutex g_telemetry_mu(absl::kConstInit);
@@ -143,15 +231,7 @@ inline uint32_t Crc8(uint64_t word, uint32_t init) {
   return static_cast<uint32_t>(_mm_crc32_u64(init, word));
 }
 
-// The subtable hash: CRC32-C over the compact key's 8-byte words (keys are 16-byte multiples).
-uint32_t SubtableHash(const void* key, uint32_t len, uint32_t init) {
-  const auto* w = static_cast<const uint64_t*>(key);
-  uint32_t h = init;
-  for (uint32_t i = 0; i < len / 8; ++i) {
-    h = Crc8(w[i], h);
-  }
-  return h;
-}
+// The subtable hash: CRC32-C over the compact key's 8-byte words, from this seed.
 constexpr uint32_t kHashInit = 0x9e3779b9u;
 
 }  // namespace
@@ -191,6 +271,9 @@ class SoftAsic::Impl {
  private:
   struct Port {
     uint16_t ethdev = 0;
+    // With several datapath lcores, any of them may transmit on the port (a rule's output port
+    // is polled by another lcore), and a TX queue is single-writer: they take turns, per burst.
+    rte_spinlock_t tx_lock = RTE_SPINLOCK_INITIALIZER;
     uint16_t representor = 0;
     bool probed = false;
     bool started = false;
@@ -202,6 +285,7 @@ class SoftAsic::Impl {
   // Per datapath thread: counters and output buffers.
   struct Thread {
     RuleStats* rule_stats = nullptr;
+    MeterCounters* meter_stats = nullptr;  // [max_meters]
     std::vector<PortCounters> ports;
     // Output buffers, flushed at the end of every burst.
     std::vector<rte_mbuf*> tx;   // [port][kBurst]
@@ -228,10 +312,20 @@ class SoftAsic::Impl {
                                                   uint16_t in_port);
   void EmitMiss(Thread& t, rte_mbuf* m, uint16_t in_port);
   void Flush(Thread& t);
+  // Transmits on port `port`'s TX queue; serialised per burst when several lcores run.
+  uint16_t TxBurst(uint32_t port, rte_mbuf** pkts, uint16_t n) {
+    Port& p = port_state_[port];
+    if (num_slots_ == 1) {
+      return rte_eth_tx_burst(p.ethdev, 0, pkts, n);
+    }
+    rte_spinlock_lock(&p.tx_lock);
+    const uint16_t sent = rte_eth_tx_burst(p.ethdev, 0, pkts, n);
+    rte_spinlock_unlock(&p.tx_lock);
+    return sent;
+  }
 
   absl::StatusOr<Subtable*> FindOrAddSubtable(const CompiledFlow& flow, bool* created);
   absl::Status GrowSubtable(Subtable* st);
-  rte_hash* NewHash(uint32_t entries, uint32_t key_len);
   void PublishSnapshot();
   // Returns the shared copy of `program` and its index in program_table_.
   std::pair<const ActionProgram*, uint32_t> InternProgram(const ActionProgram& program);
@@ -400,8 +494,11 @@ absl::Status SoftAsic::Impl::Init() {
   for (auto& t : threads_) {
     t.rule_stats = static_cast<RuleStats*>(rte_zmalloc(
         "softasic_rule_stats", sizeof(RuleStats) * config_.max_rules, RTE_CACHE_LINE_SIZE));
-    if (t.rule_stats == nullptr) {
-      return absl::ResourceExhaustedError("cannot allocate rule counters");
+    t.meter_stats = static_cast<MeterCounters*>(
+        rte_zmalloc("softasic_meter_stats",
+                    sizeof(MeterCounters) * std::max(1u, config_.max_meters), RTE_CACHE_LINE_SIZE));
+    if (t.rule_stats == nullptr || t.meter_stats == nullptr) {
+      return absl::ResourceExhaustedError("cannot allocate rule and meter counters");
     }
     t.ports.assign(nports, PortCounters{});
     t.tx.assign(nports * kBurst, nullptr);
@@ -506,9 +603,11 @@ absl::Status SoftAsic::Impl::SetUpPort(const SoftAsicPortConfig& pc, PortRole ro
 
   const std::string rep_name = absl::StrCat(config_.name, "_rep", index);
   for (uint16_t q = 0; q < config_.representor_queues; ++q) {
+    // Several datapath lcores may deliver to one representor (PORT_REPRESENTOR from any port):
+    // multi-producer then.
     rte_ring* r =
         rte_ring_create(absl::StrCat(rep_name, "_rx", q).c_str(), config_.representor_ring_size,
-                        SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+                        SOCKET_ID_ANY, (num_slots_ > 1 ? 0 : RING_F_SP_ENQ) | RING_F_SC_DEQ);
     if (r == nullptr) {
       return absl::ResourceExhaustedError(
           absl::StrCat(rep_name, ": cannot create ring: ", rte_strerror(rte_errno)));
@@ -551,10 +650,11 @@ SoftAsic::Impl::~Impl() {
   }
   for (auto& t : threads_) {
     rte_free(t.rule_stats);
+    rte_free(t.meter_stats);
   }
   for (Subtable* st : subtables_) {
     if (st != nullptr) {
-      rte_hash_free(st->hash);
+      delete st->table;
       delete st;
     }
   }
@@ -720,7 +820,7 @@ uint32_t SoftAsic::Impl::PollPort(uint32_t slot, uint32_t port) {
   const unsigned m =
       rte_ring_dequeue_burst(p.rep_tx, reinterpret_cast<void**>(pkts), kBurst, nullptr);
   if (m > 0) {
-    const uint16_t sent = rte_eth_tx_burst(p.ethdev, 0, pkts, static_cast<uint16_t>(m));
+    const uint16_t sent = TxBurst(port, pkts, static_cast<uint16_t>(m));
     PortCounters& pc = t.ports[port];
     Add(pc.from_representor, m);
     Add(pc.tx, sent);
@@ -735,14 +835,15 @@ uint32_t SoftAsic::Impl::PollPort(uint32_t slot, uint32_t port) {
 void SoftAsic::Impl::Classify(const Snapshot::Group& group, const FlowKey* keys, const uint8_t* idx,
                               uint16_t n, uint64_t* rule_out) const {
   uint64_t ck[kBurst][kKeyWords];
-  const void* key_ptrs[kBurst];
-  hash_sig_t sigs[kBurst];
-  void* data[kBurst];
+  const uint64_t* key_ptrs[kBurst];
+  uint32_t hashes[kBurst];
+  uint64_t data[kBurst];
   uint8_t map[kBurst];
   uint32_t pending = n == 32 ? 0xffffffffu : ((1u << n) - 1);
   for (uint16_t j = 0; j < n; ++j) {
     rule_out[j] = kMissData;
   }
+  // Tuple-space search: subtables by priority; a packet leaves the search at its first hit.
   for (const Subtable* st : group.subtables) {
     if (pending == 0) {
       break;
@@ -759,19 +860,16 @@ void SoftAsic::Impl::Classify(const Snapshot::Group& group, const FlowKey* keys,
         ck[k][w] = v;
         h = Crc8(v, h);
       }
-      sigs[k] = h;
+      hashes[k] = h;
       key_ptrs[k] = ck[k];
       map[k] = static_cast<uint8_t>(j);
       ++k;
     }
-    uint64_t hits = 0;
-    if (rte_hash_lookup_with_hash_bulk_data(st->hash, key_ptrs, sigs, k, &hits, data) <= 0) {
-      continue;
-    }
-    for (; hits != 0; hits &= hits - 1) {
-      const int b = __builtin_ctzll(hits);
+    for (uint32_t hits = st->table->LookupBulk(key_ptrs, hashes, k, data); hits != 0;
+         hits &= hits - 1) {
+      const int b = __builtin_ctz(hits);
       const int j = map[b];
-      rule_out[j] = reinterpret_cast<uintptr_t>(data[b]);
+      rule_out[j] = data[b];
       pending &= ~(1u << j);
     }
   }
@@ -792,20 +890,19 @@ bool SoftAsic::Impl::RunOps(Thread& t, uint32_t rule, const ActionProgram& prog,
         __atomic_store_n(&t.rule_stats[rule].last_hit_tsc, now, __ATOMIC_RELAXED);
         break;
       case Op::kMeter: {
-        MeterSlot& ms = meters_[prog.meter_index];
         uint64_t time = now;
         if (ts_offset_ >= 0 && (m->ol_flags & ts_flag_) != 0) {
           time = *RTE_MBUF_DYNFIELD(m, ts_offset_, uint64_t*);
         }
-        const rte_color c =
-            rte_meter_trtcm_color_blind_check(&ms.meter, &ms.profile, time, m->pkt_len);
+        const rte_color c = MeterColour(meters_[prog.meter_index], time, m->pkt_len);
+        MeterCounters& mc = t.meter_stats[prog.meter_index];
         if (c == RTE_COLOR_RED) {
-          Add(ms.red, 1);
+          Add(mc.red, 1);
           Add(t.ports[in_port].drops, 1);
           rte_pktmbuf_free(m);
           return false;
         }
-        Add(c == RTE_COLOR_GREEN ? ms.green : ms.yellow, 1);
+        Add(c == RTE_COLOR_GREEN ? mc.green : mc.yellow, 1);
         break;
       }
       case Op::kMark:
@@ -855,7 +952,7 @@ bool SoftAsic::Impl::RunOps(Thread& t, uint32_t rule, const ActionProgram& prog,
           rte_pktmbuf_free(m);
           return false;
         }
-        std::memcpy(hdr, prog.encap, prog.encap_size);
+        CopyEncapTemplate(hdr, prog.encap, prog.encap_size);
         if (prog.encap_udp_offset != 0xffff) {
           const uint32_t udp_len = inner_len + prog.encap_size - prog.encap_udp_offset;
           auto* udp = reinterpret_cast<rte_udp_hdr*>(hdr + prog.encap_udp_offset);
@@ -946,7 +1043,7 @@ void SoftAsic::Impl::Flush(Thread& t) {
   for (uint32_t p : t.dirty_tx) {
     const uint16_t n = t.tx_n[p];
     rte_mbuf** pkts = &t.tx[p * kBurst];
-    const uint16_t sent = rte_eth_tx_burst(port_state_[p].ethdev, 0, pkts, n);
+    const uint16_t sent = TxBurst(p, pkts, n);
     Add(t.ports[p].tx, sent);
     if (sent < n) {
       Add(t.ports[p].drops, n - sent);
@@ -979,16 +1076,15 @@ void SoftAsic::Impl::ProcessPackets(uint32_t slot, uint16_t in_port, rte_mbuf** 
   FlowKey keys[kBurst];
   PacketLayout layouts[kBurst];
   uint32_t group_of[kBurst];
+  // Three passes so that each kind of cache miss of the whole burst is in flight at once: the
+  // mbuf headers, then (reading each header once it has arrived) the packet data, then parsing.
   for (uint16_t i = 0; i < n; ++i) {
     rte_prefetch0(pkts[i]);
   }
-  for (uint16_t i = 0; i < n && i < 4; ++i) {
+  for (uint16_t i = 0; i < n; ++i) {
     rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
   }
   for (uint16_t i = 0; i < n; ++i) {
-    if (i + 4 < n) {
-      rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 4], void*));
-    }
     ExtractKey(pkts[i], in_port, 0, keys[i], layouts[i]);
     group_of[i] = 0;
   }
@@ -1022,10 +1118,19 @@ void SoftAsic::Impl::ProcessPackets(uint32_t slot, uint16_t in_port, rte_mbuf** 
     } else {
       std::fill(rule_of, rule_of + nb, kMissData);
     }
-    // The hash data carries the rule id and its program's index: no lookup in rules_[].
+    // The entry's datum carries the rule id and its program's index: no lookup in rules_[].
+    // Prefetch what the actions will write: the rule's stats (COUNT, AGE) and, for an encap,
+    // the headroom line the outer headers go to (never touched by the PMD).
     for (uint16_t j = 0; j < nb; ++j) {
-      if (rule_of[j] != kMissData) {
-        rte_prefetch0(&t.rule_stats[static_cast<uint32_t>(rule_of[j])]);
+      if (rule_of[j] == kMissData) {
+        continue;
+      }
+      if ((rule_of[j] & kUsesRuleStats) != 0) {
+        rte_prefetch0(&t.rule_stats[DataRule(rule_of[j])]);
+      }
+      const ActionProgram* prog = program_table_[DataProgram(rule_of[j])];
+      if (prog->encap_size != 0) {
+        rte_prefetch0_write(rte_pktmbuf_mtod(pkts[batch[j]], uint8_t*) - prog->encap_size);
       }
     }
     for (uint16_t j = 0; j < nb; ++j) {
@@ -1035,9 +1140,9 @@ void SoftAsic::Impl::ProcessPackets(uint32_t slot, uint16_t in_port, rte_mbuf** 
         EmitMiss(t, m, in_port);
         continue;
       }
-      const uint32_t rule = static_cast<uint32_t>(rule_of[j]);
-      const ActionProgram& prog = *program_table_[rule_of[j] >> 32];
-      if (!RunOps(t, rule, prog, m, keys[i], layouts[i], now, in_port)) {
+      const uint32_t rule = DataRule(rule_of[j]);
+      const ActionProgram& prog = *program_table_[DataProgram(rule_of[j])];
+      if (prog.num_ops != 0 && !RunOps(t, rule, prog, m, keys[i], layouts[i], now, in_port)) {
         continue;
       }
       pkts[i] = m;
@@ -1064,19 +1169,6 @@ void SoftAsic::Impl::ProcessPackets(uint32_t slot, uint16_t in_port, rte_mbuf** 
 
 // ---------------------------------------------------------------------------------------------
 // Control: classifier maintenance
-
-rte_hash* SoftAsic::Impl::NewHash(uint32_t entries, uint32_t key_len) {
-  const std::string name = absl::StrCat("softasic_h", g_hash_names.fetch_add(1));
-  rte_hash_parameters params{};
-  params.name = name.c_str();
-  params.entries = std::max<uint32_t>(entries, 8);
-  params.key_len = key_len;
-  params.hash_func = SubtableHash;
-  params.hash_func_init_val = kHashInit;
-  params.socket_id = static_cast<int>(rte_socket_id());
-  params.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
-  return rte_hash_create(&params);
-}
 
 void SoftAsic::Impl::PublishSnapshot() {
   auto* snap = new Snapshot();
@@ -1123,9 +1215,8 @@ absl::StatusOr<Subtable*> SoftAsic::Impl::FindOrAddSubtable(const CompiledFlow& 
       st->words[st->nwords++] = static_cast<uint8_t>(w);
     }
   }
-  // Keys are a multiple of 16 bytes so that rte_hash compares them with its vector compare
-  // instead of memcmp; the padding word has a zero mask. A match-all rule gets one such word.
-  while (st->nwords == 0 || st->nwords % 2 != 0) {
+  // A match-all rule gets one word with a zero mask.
+  if (st->nwords == 0) {
     st->cmask[st->nwords] = 0;
     st->words[st->nwords++] = 0;
   }
@@ -1138,10 +1229,11 @@ absl::StatusOr<Subtable*> SoftAsic::Impl::FindOrAddSubtable(const CompiledFlow& 
   }
   st->id = id;
   st->capacity = std::min(config_.max_rules, kFirstSubtableCapacity);
-  st->hash = NewHash(st->capacity, st->nwords * 8u);
-  if (st->hash == nullptr) {
+  st->table = ExactMatchTable::Create(st->capacity, st->nwords, static_cast<int>(rte_socket_id()))
+                  .release();
+  if (st->table == nullptr) {
     return absl::ResourceExhaustedError(
-        absl::StrCat("cannot create a subtable hash: ", rte_strerror(rte_errno)));
+        absl::StrCat("cannot allocate a subtable of ", st->capacity, " rules"));
   }
   if (id == subtables_.size()) {
     subtables_.push_back(nullptr);
@@ -1160,33 +1252,35 @@ absl::Status SoftAsic::Impl::GrowSubtable(Subtable* st) {
   if (capacity <= st->capacity) {
     return absl::ResourceExhaustedError("subtable at the configured capacity");
   }
-  rte_hash* bigger = NewHash(capacity, st->nwords * 8u);
+  std::unique_ptr<ExactMatchTable> bigger =
+      ExactMatchTable::Create(capacity, st->nwords, static_cast<int>(rte_socket_id()));
   if (bigger == nullptr) {
     return absl::ResourceExhaustedError(
-        absl::StrCat("cannot grow a subtable to ", capacity, " rules: ", rte_strerror(rte_errno)));
+        absl::StrCat("cannot grow a subtable to ", capacity, " rules"));
   }
   // Copy into the new table; readers keep using the old one until the snapshot switches.
-  const void* key;
-  void* data;
-  uint32_t next = 0;
-  while (rte_hash_iterate(st->hash, &key, &data, &next) >= 0) {
-    const uint32_t rule = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(data) & 0xffffffffu);
-    const hash_sig_t sig = HashKey(*st, static_cast<const uint64_t*>(key));
-    if (rte_hash_add_key_with_hash_data(bigger, key, sig, data) != 0) {
-      rte_hash_free(bigger);
-      return absl::InternalError("subtable copy failed");
-    }
-    rules_[rule].position = rte_hash_lookup_with_hash(bigger, key, sig);
+  bool copied = true;
+  std::vector<std::pair<uint32_t, int32_t>> positions;  // rule -> entry in the new table
+  positions.reserve(st->count);
+  st->table->ForEach([&](const uint64_t* key, uint64_t data) {
+    const int32_t e = bigger->Add(key, HashKey(*st, key), data);
+    copied &= e >= 0;
+    positions.emplace_back(DataRule(data), e);
+  });
+  if (!copied) {
+    return absl::InternalError("subtable copy failed");
   }
-  // A new Subtable object so that a reader sees either the old (hash, capacity) or the new.
+  for (const auto& [rule, entry] : positions) {
+    rules_[rule].position = entry;
+  }
+  // A new Subtable object so that a reader sees either the old (table, capacity) or the new.
   auto* grown = new Subtable(*st);
-  grown->hash = bigger;
+  grown->table = bigger.release();
   grown->capacity = capacity;
   subtables_[st->id] = grown;
-  rte_hash* old_hash = st->hash;
   PublishSnapshot();
-  Defer([st, old_hash] {
-    rte_hash_free(old_hash);
+  Defer([st] {
+    delete st->table;
     delete st;
   });
   return absl::OkStatus();
@@ -1283,8 +1377,8 @@ absl::StatusOr<uint32_t> SoftAsic::Impl::CreateFlow(uint16_t port_id, const rte_
   ASSIGN_OR_RETURN(Subtable * st, FindOrAddSubtable(flow, &created));
   uint64_t ck[kKeyWords];
   CompactKey(*st, flow.value, ck);
-  hash_sig_t sig = HashKey(*st, ck);
-  if (rte_hash_lookup_with_hash(st->hash, ck, sig) >= 0) {
+  const uint32_t hash = HashKey(*st, ck);
+  if (st->table->Find(ck, hash) >= 0) {
     return absl::AlreadyExistsError(absl::StrCat("a rule with the same group ", flow.group,
                                                  ", priority ", flow.priority,
                                                  " and match exists"));
@@ -1295,29 +1389,32 @@ absl::StatusOr<uint32_t> SoftAsic::Impl::CreateFlow(uint16_t port_id, const rte_
   }
   const uint32_t rule = free_rules_.back();
   const auto [program, program_index] = InternProgram(flow.program);
-  void* const data =
-      reinterpret_cast<void*>(static_cast<uintptr_t>((uint64_t{program_index} << 32) | rule));
+  bool uses_stats = false;
+  for (int i = 0; i < flow.program.num_ops; ++i) {
+    uses_stats |= flow.program.ops[i] == Op::kCount || flow.program.ops[i] == Op::kAge;
+  }
+  const uint64_t data = (uint64_t{program_index} << 32) | rule | (uses_stats ? kUsesRuleStats : 0);
   // Everything the datapath reads for this rule is written before the key is published.
   for (auto& t : threads_) {
     t.rule_stats[rule] = RuleStats{0, 0, 0};
   }
   rules_[rule] = RuleEntry{program, -1, st->id, 1, 0};
-  int rc = rte_hash_add_key_with_hash_data(st->hash, ck, sig, data);
-  if (rc == -ENOSPC) {
+  int32_t entry = st->table->Add(ck, hash, data);
+  if (entry == -ENOSPC) {
     absl::Status grown = GrowSubtable(st);
     if (grown.ok()) {
       st = subtables_[st->id];
-      rc = rte_hash_add_key_with_hash_data(st->hash, ck, sig, data);
+      entry = st->table->Add(ck, hash, data);
     }
   }
-  if (rc != 0) {
+  if (entry < 0) {
     rules_[rule].live = 0;
     ReleaseProgram(program);
     return absl::ResourceExhaustedError(
-        absl::StrCat("subtable insert failed: ", rte_strerror(-rc)));
+        absl::StrCat("subtable insert failed: ", rte_strerror(-entry)));
   }
   free_rules_.pop_back();
-  rules_[rule].position = rte_hash_lookup_with_hash(st->hash, ck, sig);
+  rules_[rule].position = entry;
   st->count++;
   live_rules_++;
   if (created) {
@@ -1339,13 +1436,9 @@ absl::Status SoftAsic::Impl::DestroyFlow(uint32_t rule_id) {
   }
   RuleEntry& e = rules_[rule_id];
   Subtable* st = subtables_[e.subtable];
-  void* key = nullptr;
-  if (rte_hash_get_key_with_position(st->hash, e.position, &key) != 0) {
-    return absl::InternalError(absl::StrCat("rule ", rule_id, ": key position lost"));
-  }
   uint64_t ck[kKeyWords];
-  std::memcpy(ck, key, st->nwords * 8u);
-  const int32_t pos = rte_hash_del_key_with_hash(st->hash, ck, HashKey(*st, ck));
+  std::memcpy(ck, st->table->EntryKey(e.position), st->nwords * 8u);
+  const int32_t pos = st->table->Remove(ck, HashKey(*st, ck));
   if (pos < 0) {
     return absl::InternalError(absl::StrCat("rule ", rule_id, ": key not in its subtable"));
   }
@@ -1361,9 +1454,9 @@ absl::Status SoftAsic::Impl::DestroyFlow(uint32_t rule_id) {
     }
   }
   aging_.erase(rule_id);
-  rte_hash* hash = st->hash;
-  Defer([this, hash, pos, rule_id, program] {
-    rte_hash_free_key_with_position(hash, pos);
+  ExactMatchTable* table = st->table;
+  Defer([this, table, pos, rule_id, program] {
+    table->FreeEntry(pos);
     ReleaseProgram(program);
     free_rules_.push_back(rule_id);
   });
@@ -1381,7 +1474,7 @@ absl::Status SoftAsic::Impl::DestroyFlow(uint32_t rule_id) {
     subtables_[st->id] = nullptr;
     PublishSnapshot();
     Defer([st] {
-      rte_hash_free(st->hash);
+      delete st->table;
       delete st;
     });
   }
@@ -1446,21 +1539,19 @@ absl::Status SoftAsic::Impl::CreateMeter(uint32_t meter_id, const MeterProfile& 
         absl::StrCat("all ", config_.max_meters, " meters are in use"));
   }
   const uint32_t slot = free_meters_.back();
+  // The slot is unused by the datapath (a destroyed meter's slot is freed after a grace period).
   MeterSlot& ms = meters_[slot];
-  rte_meter_trtcm_params params{};
-  params.cir = profile.cir_bytes_per_second;
-  params.pir = profile.pir_bytes_per_second;
-  params.cbs = profile.cbs_bytes;
-  params.pbs = profile.pbs_bytes;
-  int rc = rte_meter_trtcm_profile_config(&ms.profile, &params);
-  if (rc == 0) {
-    rc = rte_meter_trtcm_config(&ms.meter, &ms.profile);
+  const uint64_t hz = rte_get_tsc_hz();
+  ms.cost_p = MeterCost(hz, profile.pir_bytes_per_second);
+  ms.cost_c = MeterCost(hz, profile.cir_bytes_per_second);
+  ms.depth_p = MeterTicks(profile.pbs_bytes, ms.cost_p);
+  ms.depth_c = MeterTicks(profile.cbs_bytes, ms.cost_c);
+  ms.tat_p = 0;  // both buckets full
+  ms.tat_c = 0;
+  ms.base_tsc = rte_rdtsc();
+  for (auto& t : threads_) {
+    t.meter_stats[slot] = MeterCounters{0, 0, 0};
   }
-  if (rc != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("meter ", meter_id, ": rte_meter refused the profile: ", rte_strerror(-rc)));
-  }
-  ms.green = ms.yellow = ms.red = 0;
   free_meters_.pop_back();
   meter_index_[meter_id] = slot;
   return absl::OkStatus();
@@ -1487,8 +1578,14 @@ absl::StatusOr<MeterStats> SoftAsic::Impl::QueryMeter(uint32_t meter_id) const {
   if (it == meter_index_.end()) {
     return absl::NotFoundError(absl::StrCat("meter ", meter_id, " does not exist"));
   }
-  const MeterSlot& ms = meters_[it->second];
-  return MeterStats{Load(ms.green), Load(ms.yellow), Load(ms.red)};
+  MeterStats stats{0, 0, 0};
+  for (const auto& t : threads_) {
+    const MeterCounters& mc = t.meter_stats[it->second];
+    stats.green_packets += Load(mc.green);
+    stats.yellow_packets += Load(mc.yellow);
+    stats.red_packets += Load(mc.red);
+  }
+  return stats;
 }
 
 SoftAsicPortStats SoftAsic::Impl::PortStats(int port_index) const {
@@ -1520,13 +1617,7 @@ SoftAsicTableStats SoftAsic::Impl::TableStats() const {
     }
     s.subtables++;
     groups[st->group]++;
-    // rte_hash's footprint: buckets (+ extendable buckets) of 8 entries of 64 bytes, key
-    // slots (key + data pointer, 16-byte aligned) and the free-slot rings.
-    const uint64_t entries = st->capacity;
-    const uint64_t buckets = rte_align32pow2(static_cast<uint32_t>(entries)) / 8;
-    const uint64_t key_entry = RTE_ALIGN(st->nwords * 8u + 8u, 16u);
-    hash_bytes += 2 * buckets * 64 + (entries + 1) * key_entry +
-                  2 * rte_align32pow2(static_cast<uint32_t>(entries + 1)) * 8 + sizeof(Subtable);
+    hash_bytes += st->table->memory_bytes() + sizeof(Subtable);
   }
   s.groups = static_cast<uint32_t>(groups.size());
   s.memory_bytes = hash_bytes + uint64_t{config_.max_rules} * sizeof(RuleEntry) +
