@@ -7,6 +7,13 @@
 # VPC blue (VNI 100), VTEP 192.168.0.<h>; each host maps the other's VM.
 #
 # Needs: ROOT (the checkout), BUILD_DIR. Sets RUN (a fresh directory) and TAG.
+#
+# Processes can be slow to go: EAL keeps its shared config and memory maps as files mmap'ed from
+# /var/run/dpdk/<prefix>, and where /run is on a busy disk (this project's 2-core machine) page
+# faults on them wait behind other processes' writeback: guests and relays were seen in D state
+# (filemap_fault) for 5 s to 2 min, SIGKILLed ones too. (--in-memory would avoid the files but
+# EAL refuses it with --no-huge.) So every stop below waits for the process itself to be gone
+# (sim_reap) before anything replaces it.
 # Every started process is recorded; sim_cleanup stops them all and removes every file.
 
 : "${BUILD_DIR:=build}"
@@ -41,6 +48,13 @@ sim_reap() {
     fi
     sleep 0.1
     tenths=$((tenths + 1))
+    if [ $tenths -eq 50 ]; then  # slow to go: say where it is (kernel stacks of its threads)
+      echo "pid $pid still there after 5 s: $(grep State "/proc/$pid/status" 2>/dev/null)" >&2
+      for t in /proc/"$pid"/task/*; do
+        echo "  $(cat "$t/comm" 2>/dev/null) $(grep State "$t/status" 2>/dev/null):" \
+          "$(tr '\n' ' ' < "$t/stack" 2>/dev/null | cut -c1-300)" >&2
+      done
+    fi
   done
   sleep 1 > /dev/null 2>&1 &
   wait "$pid" 2>/dev/null || rc=$?
