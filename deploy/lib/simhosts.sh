@@ -33,11 +33,8 @@ sim_running() {
 
 # sim_reap <pid> [seconds]: waits until child <pid> exited (SIGKILL after `seconds`, default
 # unbounded) and returns its exit code. The process is watched through /proc and only then
-# reaped: a plain `wait <pid>` in bash 5.2 (Debian 12) was seen to sleep on for 8 to 55 s, and
-# once over 3 minutes, after the child had exited and even after /proc/<pid> was gone, returning
-# only when some other child of the script exited. (That was the "slow relay SIGTERM" and the
-# 118 s relay-restart run: the relays themselves exit within 0.3 s.) A short-lived sleeper child
-# started just before `wait` wakes such a stuck `wait` within a second.
+# reaped; a short-lived sleeper child started just before `wait` wakes a `wait` that missed the
+# child's exit (bash 5.2 was seen sleeping on in `wait` after the child had gone; not proven).
 sim_reap() {
   local pid=$1 limit=${2:-0} rc=0 tenths=0
   while sim_running "$pid"; do
