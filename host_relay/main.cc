@@ -165,6 +165,9 @@ int main(int argc, char** argv) {
       std::fflush(stdout);
     }
   }
+  spdlog::info("shutdown: cleaning up EAL");
   nicswitch::CleanupEal();
+  spdlog::info("shutdown: done");
+  spdlog::default_logger()->flush();
   return rc;
 }

@@ -7,6 +7,13 @@
 # VPC blue (VNI 100), VTEP 192.168.0.<h>; each host maps the other's VM.
 #
 # Needs: ROOT (the checkout), BUILD_DIR. Sets RUN (a fresh directory) and TAG.
+#
+# Processes can be slow to go: EAL keeps its shared config and memory maps as files mmap'ed from
+# /var/run/dpdk/<prefix>, and where /run is on a busy disk (this project's 2-core machine) page
+# faults on them wait behind other processes' writeback: guests and relays were seen in D state
+# (filemap_fault) for 5 s to 2 min, SIGKILLed ones too. (--in-memory would avoid the files but
+# EAL refuses it with --no-huge.) So every stop below waits for the process itself to be gone
+# (sim_reap) before anything replaces it.
 # Every started process is recorded; sim_cleanup stops them all and removes every file.
 
 : "${BUILD_DIR:=build}"
@@ -19,6 +26,38 @@ RUN=$(mktemp -d /tmp/nicswitch-sim.XXXXXX)
 TAG=nsw-sim-$$
 declare -A SIM_PID=()
 
+# sim_running <pid>: the process exists and has not exited (a zombie has).
+sim_running() {
+  [ -e "/proc/$1" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+
+# sim_reap <pid> [seconds]: waits until child <pid> exited (SIGKILL after `seconds`, default
+# unbounded) and returns its exit code. The process is watched through /proc and only then
+# reaped; a short-lived sleeper child started just before `wait` wakes a `wait` that missed the
+# child's exit (bash 5.2 was seen sleeping on in `wait` after the child had gone; not proven).
+sim_reap() {
+  local pid=$1 limit=${2:-0} rc=0 tenths=0
+  while sim_running "$pid"; do
+    if [ "$limit" -gt 0 ] && [ $tenths -ge $((limit * 10)) ]; then
+      echo "pid $pid still running after ${limit} s: SIGKILL" >&2
+      kill -KILL "$pid" 2>/dev/null || true
+      limit=0
+    fi
+    sleep 0.1
+    tenths=$((tenths + 1))
+    if [ $tenths -eq 50 ]; then  # slow to go: say where it is (kernel stacks of its threads)
+      echo "pid $pid still there after 5 s: $(grep State "/proc/$pid/status" 2>/dev/null)" >&2
+      for t in /proc/"$pid"/task/*; do
+        echo "  $(cat "$t/comm" 2>/dev/null) $(grep State "$t/status" 2>/dev/null):" \
+          "$(tr '\n' ' ' < "$t/stack" 2>/dev/null | cut -c1-300)" >&2
+      done
+    fi
+  done
+  sleep 1 > /dev/null 2>&1 &
+  wait "$pid" 2>/dev/null || rc=$?
+  return $rc
+}
+
 sim_cleanup() {
   local name pid
   # Guests first, then relays, then agents: each goes before what it is connected to.
@@ -26,9 +65,7 @@ sim_cleanup() {
     pid=${SIM_PID[$name]:-}
     [ -n "$pid" ] || continue
     kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    sim_reap "$pid" 10 || true
   done
   SIM_PID=()
   rm -rf "$RUN" /var/run/dpdk/"$TAG"-* 2>/dev/null || true
@@ -105,13 +142,11 @@ sim_start_agent() {  # sim_start_agent <host>
   sim_wait_for "agent $h's API" 30 test -S "$RUN/h$h-api.sock"
 }
 
-sim_stop() {  # sim_stop <name>: SIGTERM, wait up to 90 s (then SIGKILL); returns its exit code
+sim_stop() {  # sim_stop <name> [signal]: TERM (or signal), SIGKILL after 10 s; its exit code
   local name=$1 pid=${SIM_PID[$1]:-} rc=0
   [ -n "$pid" ] || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 900); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" || rc=$?
+  kill -"${2:-TERM}" "$pid" 2>/dev/null || true
+  sim_reap "$pid" 10 || rc=$?
   unset "SIM_PID[$name]"
   return $rc
 }
@@ -140,13 +175,18 @@ sim_start_answerer() {
   SIM_PID[guest$1]=$!
 }
 
-# sim_start_sender <host> <packets> <pps>: the guest sends UDP to the other VM and checks the
-# answers; its JSON summary is the last line of $RUN/guest<host>.log.
+# sim_start_sender <host> <packets> <pps> [traffic options...]: the guest sends UDP (or what the
+# options say, e.g. --proto icmp) to the other VM and checks the answers; its JSON summary is
+# the last line of $RUN/guest<host>.log.
 sim_start_sender() {
   local h=$1 n=$2 pps=$3
+  shift 3
+  local other=$((3 - h))
   # shellcheck disable=SC2046
   "$TRAFFIC" --send "$n" --pps "$pps" --first-gap-ms 100 --timeout-s $((n / pps + 10)) --linger-s 1 \
-    --wait-link-s 30 -- $(sim_guest_eal "$h") > "$RUN/guest$h.log" 2>&1 &
+    --wait-link-s 30 --src-mac "02:00:00:00:00:0$h" --dst-mac "02:00:00:00:00:0$other" \
+    --src-ip "10.0.0.$h" --dst-ip "10.0.0.$other" "$@" -- $(sim_guest_eal "$h") \
+    > "$RUN/guest$h.log" 2>&1 &
   SIM_PID[guest$h]=$!
 }
 
@@ -158,7 +198,7 @@ sim_guest_result() {
 sim_wait_guest() {  # sim_wait_guest <host>
   local pid=${SIM_PID[guest$1]:-}
   [ -n "$pid" ] || return 0
-  wait "$pid" || true
+  sim_reap "$pid" || true
   unset "SIM_PID[guest$1]"
 }
 

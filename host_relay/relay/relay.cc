@@ -365,7 +365,9 @@ absl::Status Relay::Impl::Init() {
 
 Relay::Impl::~Impl() {
   if (driver_registered_) {
+    spdlog::info("shutdown: unregistering the vhost-user socket");
     rte_vhost_driver_unregister(options_.socket_path.c_str());
+    spdlog::info("shutdown: vhost-user socket unregistered");
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -379,6 +381,7 @@ Relay::Impl::~Impl() {
   if (port_configured_) {
     rte_eth_dev_stop(port_);
     rte_eth_dev_close(port_);
+    spdlog::info("shutdown: VF port closed");
   }
   pairs_.clear();  // zero-copy pools after the port is closed
   if (copy_pool_ != nullptr) {
@@ -899,6 +902,7 @@ absl::Status Relay::Impl::Run(const std::atomic<bool>& stop) {
       next_log = rte_get_tsc_cycles() + options_.stats_interval_s * tsc_hz;
     }
   }
+  spdlog::info("shutdown: stop requested");
   {
     std::lock_guard<std::mutex> lock(mu_);
     while (!requests_.empty()) {

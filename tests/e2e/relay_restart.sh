@@ -10,9 +10,7 @@ sim_start_relay 1
 sim_wait_guest 1
 expect "traffic flows before the restart" "$(sim_guest_result 1 valid) -ge 990"
 
-kill -KILL "${SIM_PID[relay2]}"
-wait "${SIM_PID[relay2]}" 2>/dev/null || true
-unset "SIM_PID[relay2]"
+sim_stop relay2 KILL || true
 sim_start_relay 2
 sim_start_sender 1 2000 500
 sim_wait_guest 1

@@ -1,15 +1,14 @@
-// nicswitch-traffic: sends N UDP frames of given sizes with a checksummed, verifiable payload on
-// a DPDK port, receives and verifies what arrives, and prints a JSON summary. Used as the guest
-// (net_virtio_user on a relay's socket) and as the VF's peer (net_memif server) in integration
-// tests, end-to-end tests and benchmarks.
-#include <rte_byteorder.h>
+// nicswitch-traffic: sends N UDP datagrams or ICMP echo requests of given sizes with a
+// checksummed, verifiable payload on a DPDK port, receives and verifies what arrives (answers:
+// ICMP echo replies with the right identifier and sequence number), and prints a JSON summary
+// with loss and round-trip times. Used as the guest (net_virtio_user on a relay's socket), as a
+// peer VM that answers (--echo --reply), and as the VF's peer (net_memif server) in integration
+// tests, end-to-end tests and benchmarks. Frame building and checking: traffic_frames.h.
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
-#include <rte_ether.h>
-#include <rte_ip.h>
 #include <rte_mbuf.h>
-#include <rte_udp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -23,132 +22,57 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/eal.h"
+#include "tests/host_relay/traffic/traffic_frames.h"
 
 namespace {
 
-constexpr uint32_t kMagic = 0x4e535754;  // "NSWT"
-constexpr uint16_t kHeaders = sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr) + sizeof(rte_udp_hdr);
+using nicswitch::traffic::Addresses;
+using nicswitch::traffic::FrameCheck;
+using nicswitch::traffic::FrameKind;
+using nicswitch::traffic::Protocol;
+
 constexpr uint16_t kBurst = 32;
-constexpr uint32_t kAnyStream = ~0u;
-
-struct PayloadHeader {
-  uint32_t magic;
-  uint32_t seq;
-  uint32_t frame_len;
-  uint32_t stream;
-};
-
-uint8_t PatternByte(uint32_t seq, uint32_t i) { return static_cast<uint8_t>(seq * 31 + i * 7 + 1); }
+constexpr uint64_t kMaxTimedFrames = 1u << 24;  // round-trip times are kept for this many
 
 std::atomic<bool> g_stop{false};
 void OnSignal(int) { g_stop = true; }
 
 struct Stats {
   uint64_t sent = 0, sent_bytes = 0, received = 0, received_bytes = 0, valid = 0, corrupt = 0,
-           foreign = 0, echoed = 0;
+           foreign = 0, echoed = 0, answered = 0, duplicates = 0;
   std::vector<uint64_t> rx_per_queue, tx_per_queue;
+  std::vector<double> rtt_us;
 };
 
-// Builds frame `seq` of `len` bytes (without FCS) into `m`.
-void BuildFrame(rte_mbuf* m, uint32_t seq, uint16_t len, uint32_t stream, bool csum_offload) {
-  uint8_t* p = rte_pktmbuf_mtod(m, uint8_t*);
-  auto* eth = reinterpret_cast<rte_ether_hdr*>(p);
-  const rte_ether_addr dst = {{0x02, 0, 0, 0, 0, 0x02}}, src = {{0x02, 0, 0, 0, 0, 0x01}};
-  eth->dst_addr = dst;
-  eth->src_addr = src;
-  eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
-  std::memset(ip, 0, sizeof(*ip));
-  ip->version_ihl = RTE_IPV4_VHL_DEF;
-  ip->total_length = rte_cpu_to_be_16(len - sizeof(rte_ether_hdr));
-  ip->time_to_live = 64;
-  ip->next_proto_id = IPPROTO_UDP;
-  ip->src_addr = rte_cpu_to_be_32(0x0a000001);
-  ip->dst_addr = rte_cpu_to_be_32(0x0a000002);
-  ip->hdr_checksum = rte_ipv4_cksum(ip);
-  auto* udp = reinterpret_cast<rte_udp_hdr*>(ip + 1);
-  udp->src_port = rte_cpu_to_be_16(static_cast<uint16_t>(1024 + stream));
-  udp->dst_port = rte_cpu_to_be_16(4789 + 1);
-  udp->dgram_len = rte_cpu_to_be_16(len - sizeof(rte_ether_hdr) - sizeof(rte_ipv4_hdr));
-  udp->dgram_cksum = 0;
-  uint8_t* payload = reinterpret_cast<uint8_t*>(udp + 1);
-  const PayloadHeader ph{kMagic, seq, len, stream};
-  std::memcpy(payload, &ph, sizeof(ph));
-  for (uint32_t i = sizeof(ph); i < len - kHeaders; ++i) {
-    payload[i] = PatternByte(seq, i);
-  }
-  m->data_len = len;
-  m->pkt_len = len;
-  if (csum_offload) {
-    // The device completes the checksum (virtio: VIRTIO_NET_HDR_F_NEEDS_CSUM); the field holds
-    // the pseudo-header sum, as DPDK's offload contract asks.
-    m->l2_len = sizeof(rte_ether_hdr);
-    m->l3_len = sizeof(rte_ipv4_hdr);
-    m->ol_flags = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_UDP_CKSUM;
-    udp->dgram_cksum = rte_ipv4_phdr_cksum(ip, m->ol_flags);
-    return;
-  }
-  udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
-}
-
-// True when the frame is one of ours, intact: IP and UDP checksums, length, every byte.
-bool VerifyFrame(const uint8_t* p, uint32_t len, uint32_t stream, bool* ours) {
-  *ours = false;
-  if (len < kHeaders + sizeof(PayloadHeader)) {
-    return false;
-  }
-  const auto* eth = reinterpret_cast<const rte_ether_hdr*>(p);
-  const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(eth + 1);
-  const auto* udp = reinterpret_cast<const rte_udp_hdr*>(ip + 1);
-  const uint8_t* payload = reinterpret_cast<const uint8_t*>(udp + 1);
-  PayloadHeader ph;
-  std::memcpy(&ph, payload, sizeof(ph));
-  if (eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) || ph.magic != kMagic ||
-      (stream != kAnyStream && ph.stream != stream)) {
-    return false;  // not ours (another stream's frames count as foreign)
-  }
-  *ours = true;
+// Reports the first few damaged or unexpected frames on stderr.
+void ReportBadFrame(const std::string& what) {
   static int reports = 0;
-  if (ph.frame_len != len) {
-    if (reports++ < 5) {
-      std::fprintf(stderr, "corrupt frame seq %u: %u bytes, sent as %u\n", ph.seq, len,
-                   ph.frame_len);
-    }
-    return false;
+  if (reports++ < 5) {
+    std::fprintf(stderr, "%s\n", what.c_str());
   }
-  for (uint32_t i = sizeof(ph); i < len - kHeaders; ++i) {
-    if (payload[i] != PatternByte(ph.seq, i)) {
-      if (reports++ < 5) {
-        std::fprintf(stderr, "corrupt frame seq %u (%u bytes): first bad byte at %u\n", ph.seq, len,
-                     i + kHeaders);
-      }
-      return false;
-    }
-  }
-  if (rte_ipv4_cksum(ip) != 0 || __rte_ipv4_udptcp_cksum(ip, udp) != 0xffff) {
-    return false;  // sum incl. the field: all ones
-  }
-  return true;
 }
 
-// Turns a frame into the answer a peer would send: source and destination swapped at every
-// layer. One's-complement sums do not depend on order, so both checksums stay valid.
-void SwapAddresses(uint8_t* p) {
-  auto* eth = reinterpret_cast<rte_ether_hdr*>(p);
-  std::swap(eth->src_addr, eth->dst_addr);
-  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
-  std::swap(ip->src_addr, ip->dst_addr);
-  auto* udp = reinterpret_cast<rte_udp_hdr*>(ip + 1);
-  std::swap(udp->src_port, udp->dst_port);
+double Percentile(std::vector<double>& v, double q) {
+  if (v.empty()) {
+    return 0;
+  }
+  const size_t k = std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())));
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+  return v[k];
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{
-      "nicswitch-traffic: send N UDP frames with a checksummed payload on a DPDK port, receive\n"
-      "and verify, print a JSON summary. Exit 0 when every expected frame arrived intact.\n"
-      "  nicswitch-traffic --send 1000 --sizes 64,1500,9000 --expect 1000 -- <EAL args>"};
+      "nicswitch-traffic: send N UDP datagrams or ICMP echo requests with a checksummed payload\n"
+      "on a DPDK port, receive and verify (a sender checks the answers: UDP datagrams of its\n"
+      "stream, ICMP echo replies with its identifier and sequence numbers), print a JSON summary\n"
+      "with loss and round-trip times. Exit 0 when everything was sent and every expected frame\n"
+      "arrived intact.\n"
+      "  nicswitch-traffic --send 1000 --sizes 64,1500,9000 --expect 1000 -- <EAL args>\n"
+      "  nicswitch-traffic --proto icmp --send 100 --pps 10 --expect 100 --dst-ip 10.0.0.2 ...\n"
+      "  nicswitch-traffic --echo --reply -- <EAL args>     # a peer VM answering both"};
   std::string port_name;
   uint64_t send = 0, expect = 0;
   std::vector<uint32_t> sizes = {64};
@@ -159,6 +83,10 @@ int main(int argc, char** argv) {
   bool echo = false, reply = false, no_rx = false, no_tx = false, csum_offload = false;
   double pps = 0;
   double first_gap_ms = 0;
+  std::string proto_name = "udp", src_mac = "02:00:00:00:00:01", dst_mac = "02:00:00:00:00:02",
+              src_ip = "10.0.0.1", dst_ip = "10.0.0.2";
+  Addresses addresses;
+  uint32_t flows = 1;
   app.add_option("--port", port_name, "Port name (default: the first port)");
   app.add_option("--send", send, "Frames to send (0: none, unless --duration-s)");
   app.add_option("--sizes", sizes, "Frame sizes without FCS, 60..9018, used in turn")
@@ -187,15 +115,59 @@ int main(int argc, char** argv) {
   app.add_option("--first-gap-ms", first_gap_ms,
                  "Pause after the first frame, like a connection's first packet waiting for its "
                  "answer, so a virtual switch sets the flow up before the rest arrive (default 0)");
-  app.add_option("--stream", stream, "Stream id carried in the payload (UDP source port)");
+  app.add_option("--stream", stream,
+                 "Stream id carried in the payload; a receiver counts other streams as foreign "
+                 "(default 0)");
+  app.add_option("--proto", proto_name,
+                 "udp (datagrams) or icmp (echo requests; the answers must be echo replies with "
+                 "the request's identifier, sequence number and data); default udp")
+      ->check(CLI::IsMember({"udp", "icmp"}));
+  app.add_option("--src-mac", src_mac, "Source MAC (default 02:00:00:00:00:01)");
+  app.add_option("--dst-mac", dst_mac, "Destination MAC (default 02:00:00:00:00:02)");
+  app.add_option("--src-ip", src_ip, "Source IPv4 address (default 10.0.0.1)");
+  app.add_option("--dst-ip", dst_ip, "Destination IPv4 address (default 10.0.0.2)");
+  auto* o_src_port = app.add_option("--src-port", addresses.src_port,
+                                    "UDP source port of flow 0; flow f uses this + f "
+                                    "(default 1024 + --stream)");
+  app.add_option("--dst-port", addresses.dst_port, "UDP destination port (default 4790)");
+  app.add_option("--icmp-id", addresses.icmp_id,
+                 "ICMP echo identifier of flow 0; flow f uses this + f (default 4096)");
+  app.add_option("--flows", flows,
+                 "Flows (UDP source ports / ICMP identifiers); frame i goes on flow i % flows "
+                 "(default 1)")
+      ->check(CLI::Range(1, 65535));
   std::vector<std::string> eal_args;
   app.add_option("eal", eal_args, "EAL arguments (after --)");
   CLI11_PARSE(app, argc, argv);
   for (uint32_t s : sizes) {
-    if (s < 60 || s > 9018) {
+    if (s < nicswitch::traffic::kMinFrameLen || s > nicswitch::traffic::kMaxFrameLen) {
       std::fprintf(stderr, "--sizes: %u is not in [60, 9018]\n", s);
       return 2;
     }
+  }
+  const Protocol proto = *nicswitch::traffic::ParseProtocol(proto_name);
+  {
+    auto smac = nicswitch::traffic::ParseMac(src_mac);
+    auto dmac = nicswitch::traffic::ParseMac(dst_mac);
+    auto sip = nicswitch::traffic::ParseIpv4(src_ip);
+    auto dip = nicswitch::traffic::ParseIpv4(dst_ip);
+    for (const absl::Status& s : {smac.status(), dmac.status(), sip.status(), dip.status()}) {
+      if (!s.ok()) {
+        std::fprintf(stderr, "%s\n", s.ToString().c_str());
+        return 2;
+      }
+    }
+    addresses.src_mac = *smac;
+    addresses.dst_mac = *dmac;
+    addresses.src_ip = *sip;
+    addresses.dst_ip = *dip;
+  }
+  if (o_src_port->count() == 0) {
+    addresses.src_port = static_cast<uint16_t>(1024 + stream);
+  }
+  if (csum_offload && proto != Protocol::kUdp) {
+    std::fprintf(stderr, "--tx-csum-offload: only with --proto udp\n");
+    return 2;
   }
   if (absl::Status s = nicswitch::InitEal("nicswitch-traffic", eal_args); !s.ok()) {
     std::fprintf(stderr, "%s\n", s.ToString().c_str());
@@ -275,11 +247,22 @@ int main(int argc, char** argv) {
   Stats st;
   st.rx_per_queue.assign(queues, 0);
   st.tx_per_queue.assign(queues, 0);
-  std::vector<uint8_t> linear(9018 + 64);
+  std::vector<uint8_t> linear(nicswitch::traffic::kMaxFrameLen + 64);
   const auto start = Clock::now();
   const auto deadline = start + std::chrono::duration<double>(timeout_s);
   const bool bench = duration_s > 0;
   const auto bench_end = start + std::chrono::duration<double>(duration_s);
+  // A sender keeps each frame's TX time (TSC) to measure round trips and find duplicates.
+  const bool timed = !bench && !echo && send > 0 && send <= kMaxTimedFrames;
+  std::vector<uint64_t> tx_tsc(timed ? send : 0, 0);
+  std::vector<bool> answered(timed ? send : 0, false);
+  if (timed) {
+    st.rtt_us.reserve(send);
+  }
+  const double tsc_per_us = static_cast<double>(rte_get_tsc_hz()) / 1e6;
+  // Each flow's first frame goes alone, then --first-gap-ms of silence (the switch sets the
+  // flows up), then pacing restarts from there.
+  const uint64_t first_frames = first_gap_ms > 0 ? std::min<uint64_t>(flows, send) : 0;
   uint64_t seq = 0;
   uint64_t tx_round = 0;
   Clock::time_point pace_start = start;
@@ -294,12 +277,12 @@ int main(int argc, char** argv) {
     if (bench && now > bench_end) {
       break;
     }
-    // Send. After the first frame, wait --first-gap-ms; pacing then restarts from there.
-    if (seq == 1 && first_gap_ms > 0 && pace_start == start) {
+    // Send.
+    if (first_frames > 0 && seq == first_frames && pace_start == start) {
       pace_start = now + std::chrono::duration_cast<Clock::duration>(
                              std::chrono::duration<double, std::milli>(first_gap_ms));
     }
-    const uint64_t paced_seq = seq >= 1 && pace_start != start ? seq - 1 : seq;
+    const uint64_t paced_seq = pace_start != start ? seq - first_frames : seq;
     const bool paced_ok =
         now >= pace_start &&
         (pps <= 0 || static_cast<double>(paced_seq) <
@@ -311,14 +294,32 @@ int main(int argc, char** argv) {
       if (pps > 0) {
         n = 1;
       }
+      if (seq < first_frames) {
+        n = static_cast<uint16_t>(std::min<uint64_t>(n, first_frames - seq));
+      }
       if (rte_pktmbuf_alloc_bulk(tx_pool, pkts, n) == 0) {
         for (uint16_t i = 0; i < n; ++i) {
-          BuildFrame(pkts[i], static_cast<uint32_t>(seq + i),
-                     static_cast<uint16_t>(sizes[(seq + i) % sizes.size()]), stream, csum_offload);
+          rte_mbuf* m = pkts[i];
+          const uint32_t frame_seq = static_cast<uint32_t>(seq + i);
+          const uint16_t len = static_cast<uint16_t>(sizes[(seq + i) % sizes.size()]);
+          nicswitch::traffic::BuildFrame(proto, addresses, {frame_seq, stream, frame_seq % flows},
+                                         len, rte_pktmbuf_mtod(m, uint8_t*), csum_offload);
+          m->data_len = len;
+          m->pkt_len = len;
+          if (csum_offload) {
+            // The device completes the checksum (virtio: VIRTIO_NET_HDR_F_NEEDS_CSUM).
+            m->l2_len = RTE_ETHER_HDR_LEN;
+            m->l3_len = sizeof(rte_ipv4_hdr);
+            m->ol_flags = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_UDP_CKSUM;
+          }
         }
+        const uint64_t tx_time = rte_rdtsc();
         const uint16_t sent = rte_eth_tx_burst(port, q, pkts, n);
         for (uint16_t i = 0; i < sent; ++i) {
           st.sent_bytes += pkts[i]->pkt_len;
+          if (timed) {
+            tx_tsc[seq + i] = tx_time;
+          }
         }
         if (sent < n) {
           rte_pktmbuf_free_bulk(pkts + sent, n - sent);  // retried with the same seq
@@ -334,31 +335,63 @@ int main(int argc, char** argv) {
       rte_mbuf* back[kBurst];
       uint16_t nback = 0;
       const uint16_t n = rte_eth_rx_burst(port, q, pkts, kBurst);
+      const uint64_t rx_time = rte_rdtsc();
       for (uint16_t i = 0; i < n; ++i) {
         rte_mbuf* m = pkts[i];
         st.received_bytes += m->pkt_len;
         st.rx_per_queue[q] += 1;
-        if (!bench) {
-          const uint8_t* data =
-              static_cast<const uint8_t*>(rte_pktmbuf_read(m, 0, m->pkt_len, linear.data()));
-          bool ours = false;
-          if (m->pkt_len <= linear.size() &&
-              VerifyFrame(data, m->pkt_len, echo ? kAnyStream : stream, &ours)) {
-            ++st.valid;
-            if (echo) {
-              if (reply) {
-                SwapAddresses(rte_pktmbuf_mtod(m, uint8_t*));
-              }
-              back[nback++] = m;
-              pkts[i] = nullptr;
-            }
-          } else if (ours) {
-            ++st.corrupt;
-          } else {
-            ++st.foreign;
-          }
-        } else {
+        if (bench) {
           ++st.valid;
+          continue;
+        }
+        if (m->pkt_len > linear.size()) {
+          ++st.foreign;
+          continue;
+        }
+        const auto* data =
+            static_cast<const uint8_t*>(rte_pktmbuf_read(m, 0, m->pkt_len, linear.data()));
+        const FrameCheck c = nicswitch::traffic::CheckFrame(data, m->pkt_len);
+        if (c.kind == FrameKind::kForeign) {
+          ++st.foreign;
+          continue;
+        }
+        if (c.kind == FrameKind::kCorrupt) {
+          ++st.corrupt;
+          ReportBadFrame(
+              absl::StrCat("corrupt frame seq ", c.seq, " (", m->pkt_len, " bytes): ", c.problem));
+          continue;
+        }
+        if (echo) {
+          ++st.valid;
+          // Answer on the queue it came in on; an echo reply gets no answer.
+          if (nicswitch::traffic::MakeAnswer(rte_pktmbuf_mtod(m, uint8_t*), m->pkt_len, reply)) {
+            back[nback++] = m;
+            pkts[i] = nullptr;
+          }
+          continue;
+        }
+        if (c.stream != stream) {
+          ++st.foreign;  // another sender's frame
+          continue;
+        }
+        // A sender checks answers; a pure receiver (sends nothing) accepts requests too.
+        const bool request_seen =
+            send == 0 && c.kind == FrameKind::kEchoRequest && proto == Protocol::kIcmp;
+        if (absl::Status s = nicswitch::traffic::CheckAnswer(c, proto, addresses, stream, flows);
+            !s.ok() && !request_seen) {
+          ++st.corrupt;
+          ReportBadFrame(absl::StrCat("unexpected frame seq ", c.seq, ": ", s.message()));
+          continue;
+        }
+        ++st.valid;
+        if (timed && c.seq < send && tx_tsc[c.seq] != 0) {
+          if (answered[c.seq]) {
+            ++st.duplicates;
+          } else {
+            answered[c.seq] = true;
+            ++st.answered;
+            st.rtt_us.push_back(static_cast<double>(rx_time - tx_tsc[c.seq]) / tsc_per_us);
+          }
         }
       }
       st.received += n;
@@ -388,16 +421,34 @@ int main(int argc, char** argv) {
   const double cycles = static_cast<double>(rte_rdtsc() - tsc0);
   rte_eth_stats es = {};
   rte_eth_stats_get(port, &es);
+  const double rtt_min =
+      st.rtt_us.empty() ? 0 : *std::min_element(st.rtt_us.begin(), st.rtt_us.end());
+  const double rtt_max =
+      st.rtt_us.empty() ? 0 : *std::max_element(st.rtt_us.begin(), st.rtt_us.end());
+  double rtt_sum = 0;
+  for (double r : st.rtt_us) {
+    rtt_sum += r;
+  }
+  const double rtt_avg = st.rtt_us.empty() ? 0 : rtt_sum / static_cast<double>(st.rtt_us.size());
+  const double rtt_p50 = Percentile(st.rtt_us, 0.5);
+  const double rtt_p99 = Percentile(st.rtt_us, 0.99);
+  // A sender's frames that got no answer (UDP: no datagram of its stream with that seq).
+  const uint64_t lost = timed ? st.sent - st.answered : 0;
   std::printf(
-      "{\"sent\": %lu, \"sent_bytes\": %lu, \"received\": %lu, \"received_bytes\": %lu, "
-      "\"valid\": %lu, \"corrupt\": %lu, \"foreign\": %lu, \"echoed\": %lu, \"expected\": %lu, "
+      "{\"proto\": \"%s\", \"flows\": %u, \"sent\": %lu, \"sent_bytes\": %lu, "
+      "\"received\": %lu, \"received_bytes\": %lu, \"valid\": %lu, \"corrupt\": %lu, "
+      "\"foreign\": %lu, \"echoed\": %lu, \"expected\": %lu, \"answered\": %lu, "
+      "\"duplicates\": %lu, \"lost\": %lu, \"rtt_us_min\": %.1f, \"rtt_us_avg\": %.1f, "
+      "\"rtt_us_p50\": %.1f, \"rtt_us_p99\": %.1f, \"rtt_us_max\": %.1f, "
       "\"rx_per_queue\": [%s], \"tx_per_queue\": [%s], \"elapsed_s\": %.6f, \"tsc_hz\": %lu, "
       "\"cycles\": %.0f, \"tx_mpps\": %.4f, \"rx_mpps\": %.4f, \"port_ierrors\": %lu, "
       "\"port_imissed\": %lu}\n",
-      st.sent, st.sent_bytes, st.received, st.received_bytes, st.valid, st.corrupt, st.foreign,
-      st.echoed, expect, absl::StrJoin(st.rx_per_queue, ", ").c_str(),
-      absl::StrJoin(st.tx_per_queue, ", ").c_str(), elapsed, rte_get_tsc_hz(), cycles,
-      st.sent / elapsed / 1e6, st.received / elapsed / 1e6, es.ierrors, es.imissed);
+      nicswitch::traffic::ProtocolName(proto), flows, st.sent, st.sent_bytes, st.received,
+      st.received_bytes, st.valid, st.corrupt, st.foreign, st.echoed, expect, st.answered,
+      st.duplicates, lost, rtt_min, rtt_avg, rtt_p50, rtt_p99, rtt_max,
+      absl::StrJoin(st.rx_per_queue, ", ").c_str(), absl::StrJoin(st.tx_per_queue, ", ").c_str(),
+      elapsed, rte_get_tsc_hz(), cycles, st.sent / elapsed / 1e6, st.received / elapsed / 1e6,
+      es.ierrors, es.imissed);
   std::fflush(stdout);
   rte_eth_dev_stop(port);
   rte_eth_dev_close(port);
