@@ -98,7 +98,7 @@ endforeach()
 set(_nicswitch_common_libs "libabsl20220623, libc6 (>= 2.34), libfmt9, libgcc-s1, libprotobuf32, libspdlog1.10-fmt9, libstdc++6")
 set(_nicswitch_rte "librte-eal23, librte-ethdev23, librte-mbuf23, librte-mempool23, librte-telemetry23")
 set(NICSWITCH_DEB_CROSS_DEPENDS_AGENT
-    "${_nicswitch_common_libs}, libgrpc++1.51, libgrpc29, libsqlite3-0, ${_nicswitch_rte}, librte-bus-vdev23, librte-hash23, librte-meter23, librte-net-ring23, librte-rcu23, librte-ring23")
+    "${_nicswitch_common_libs}, libgrpc++1.51, libgrpc29, libsqlite3-0, ${_nicswitch_rte}, librte-bus-vdev23, librte-net-ring23, librte-rcu23, librte-ring23")
 set(NICSWITCH_DEB_CROSS_DEPENDS_RELAY "${_nicswitch_common_libs}, ${_nicswitch_rte}, librte-vhost23")
 set(NICSWITCH_DEB_CROSS_DEPENDS_CTL
     "${_nicswitch_common_libs}, libgrpc++1.51, libgrpc29, libc-ares2, libre2-9, libssl3, zlib1g")
