@@ -137,9 +137,14 @@ void SwapAddresses(uint8_t* p) {
   auto* eth = reinterpret_cast<rte_ether_hdr*>(p);
   std::swap(eth->src_addr, eth->dst_addr);
   auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
-  std::swap(ip->src_addr, ip->dst_addr);
+  // Packed fields: swapped by value (g++ refuses references to them, as std::swap takes).
+  const rte_be32_t src_addr = ip->src_addr;
+  ip->src_addr = ip->dst_addr;
+  ip->dst_addr = src_addr;
   auto* udp = reinterpret_cast<rte_udp_hdr*>(ip + 1);
-  std::swap(udp->src_port, udp->dst_port);
+  const rte_be16_t src_port = udp->src_port;
+  udp->src_port = udp->dst_port;
+  udp->dst_port = src_port;
 }
 
 }  // namespace
