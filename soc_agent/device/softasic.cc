@@ -18,7 +18,11 @@
 #include <rte_spinlock.h>
 #include <rte_telemetry.h>
 
+#if defined(__x86_64__)
 #include <nmmintrin.h>
+#elif defined(__ARM_FEATURE_CRC32)
+#include <arm_acle.h>
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -227,8 +231,15 @@ SoftAsic::Impl* g_telemetry_instance ABSL_GUARDED_BY(g_telemetry_mu) = nullptr;
 
 // CRC32-C of one 8-byte word. The intrinsic keeps the operand in a register (DPDK's inline asm
 // goes through memory, a store-forwarding round trip per word on the lookup path).
+// arm64 (the SoC) has the same CRC32-C instruction; elsewhere DPDK's portable version.
 inline uint32_t Crc8(uint64_t word, uint32_t init) {
+#if defined(__x86_64__)
   return static_cast<uint32_t>(_mm_crc32_u64(init, word));
+#elif defined(__ARM_FEATURE_CRC32)
+  return __crc32cd(init, word);
+#else
+  return rte_hash_crc_8byte(word, init);
+#endif
 }
 
 // The subtable hash: CRC32-C over the compact key's 8-byte words, from this seed.
