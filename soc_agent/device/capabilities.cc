@@ -110,6 +110,35 @@ absl::StatusOr<RuleHandle> ProbedFlowDevice::CreateRule(const flowrules::Rule& r
   return device_.CreateRule(rule);
 }
 
+std::vector<absl::StatusOr<RuleHandle>> ProbedFlowDevice::CreateRules(
+    absl::Span<const flowrules::Rule* const> rules) {
+  if (all_supported_) {
+    return device_.CreateRules(rules);
+  }
+  std::vector<absl::StatusOr<RuleHandle>> results(rules.size(), absl::UnknownError("unset"));
+  std::vector<const flowrules::Rule*> offloaded;
+  std::vector<size_t> where;
+  offloaded.reserve(rules.size());
+  where.reserve(rules.size());
+  for (size_t i = 0; i < rules.size(); ++i) {
+    RuleShape shape = RuleShape::kCount;
+    if (absl::Status refused = Gate(*rules[i], &shape); !refused.ok()) {
+      software_rules_[static_cast<size_t>(shape)].fetch_add(1, std::memory_order_relaxed);
+      results[i] = std::move(refused);
+    } else {
+      offloaded.push_back(rules[i]);
+      where.push_back(i);
+    }
+  }
+  if (!offloaded.empty()) {
+    std::vector<absl::StatusOr<RuleHandle>> created = device_.CreateRules(offloaded);
+    for (size_t k = 0; k < created.size() && k < where.size(); ++k) {
+      results[where[k]] = std::move(created[k]);
+    }
+  }
+  return results;
+}
+
 absl::Status ProbedFlowDevice::ValidateRule(const flowrules::Rule& rule) {
   RuleShape shape = RuleShape::kCount;
   if (absl::Status refused = Gate(rule, &shape); !refused.ok()) {

@@ -67,6 +67,10 @@ class ProbedFlowDevice : public FlowDevice {
   // (the message names the shape and the device's reason); otherwise the device's answer.
   absl::StatusOr<RuleHandle> CreateRule(const flowrules::Rule& rule) override;
   absl::Status ValidateRule(const flowrules::Rule& rule) override;
+  // The rules of offloaded shapes go to the device in one batch; the others are refused as
+  // CreateRule refuses them. Results in the order of `rules`.
+  std::vector<absl::StatusOr<RuleHandle>> CreateRules(
+      absl::Span<const flowrules::Rule* const> rules) override;
   absl::Status DestroyRule(RuleHandle handle) override { return device_.DestroyRule(handle); }
   absl::StatusOr<std::vector<RuleCounters>> QueryCounters(
       absl::Span<const RuleHandle> handles) override {

@@ -108,6 +108,24 @@ class FlowDevice {
     return absl::UnimplementedError("this device cannot validate a rule without installing it");
   }
 
+  // Installs many rules in one call (the flow manager installs a burst of new flows this way):
+  // result[i] is what CreateRule(*rules[i]) would have returned, and the rules are created in
+  // order, so a later rule sees the earlier ones (ALREADY_EXISTS for a duplicate in the batch).
+  // Each rule stands on its own: when rules[k] is refused, rules[k] is not installed and every
+  // other rule is installed or refused on its own merits; a refusal neither stops the batch nor
+  // undoes the rules before it. (Which rules belong together, e.g. a flow's two directions, is
+  // the caller's business.) The default implementation calls CreateRule for each rule; a backend
+  // overrides it when it can amortise work over the batch.
+  virtual std::vector<absl::StatusOr<RuleHandle>> CreateRules(
+      absl::Span<const flowrules::Rule* const> rules) {
+    std::vector<absl::StatusOr<RuleHandle>> results;
+    results.reserve(rules.size());
+    for (const flowrules::Rule* rule : rules) {
+      results.push_back(CreateRule(*rule));
+    }
+    return results;
+  }
+
   // Removes a rule. Packets classified after the call returns no longer match it; its counter
   // and age state are discarded. NOT_FOUND when `handle` is not installed.
   virtual absl::Status DestroyRule(RuleHandle handle) = 0;

@@ -40,6 +40,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
+#include "flowrules/rte_flow.h"
 #include "soc_agent/device/flow_key.h"
 #include "soc_agent/device/softasic_internal.h"
 #include "soc_agent/device/softasic_table.h"
@@ -259,6 +260,9 @@ class SoftAsic::Impl {
   absl::StatusOr<uint32_t> CreateFlow(uint16_t port_id, const rte_flow_attr& attr,
                                       const rte_flow_item* pattern, const rte_flow_action* actions,
                                       bool install);
+  // A batch of flowrules::Rule, each compiled directly (CompileRuleDirect) or, when that does
+  // not cover it, through flowrules' rte_flow arrays and CreateFlow's compiler.
+  std::vector<absl::StatusOr<uint32_t>> CreateRules(absl::Span<const flowrules::Rule* const> rules);
   absl::Status DestroyFlow(uint32_t rule_id);
   absl::StatusOr<SoftAsicFlowCounters> QueryFlow(uint32_t rule_id) const;
   std::vector<uint32_t> CollectAgedFlows();
@@ -335,6 +339,9 @@ class SoftAsic::Impl {
     return sent;
   }
 
+  // Installs a compiled flow (the second half of CreateFlow).
+  absl::StatusOr<uint32_t> Insert(const CompiledFlow& flow);
+  CompileContext MakeCompileContext();
   absl::StatusOr<Subtable*> FindOrAddSubtable(const CompiledFlow& flow, bool* created);
   absl::Status GrowSubtable(Subtable* st);
   void PublishSnapshot();
@@ -378,11 +385,17 @@ class SoftAsic::Impl {
   std::vector<uint32_t> free_rules_;
   uint32_t live_rules_ = 0;
   struct AgeState {
-    uint64_t created_tsc;
+    uint32_t rule;
     bool reported;
+    uint64_t created_tsc;
   };
-  std::map<uint32_t, AgeState> aging_;  // rules with AGE
-  std::vector<uint32_t> rule_meter_;    // meter id + 1 per rule, 0 = none (only if meters used)
+  // Rules with AGE, dense (no allocation per insert); aging_slot_[rule] is the rule's index in
+  // aging_ plus one (0: no AGE), sized max_rules on the first AGE rule.
+  std::vector<AgeState> aging_;
+  std::vector<uint32_t> aging_slot_;
+  void TrackAging(uint32_t rule);
+  void UntrackAging(uint32_t rule);
+  std::vector<uint32_t> rule_meter_;  // meter id + 1 per rule, 0 = none (only if meters used)
 
   // Classifier.
   std::vector<Subtable*> subtables_;  // by id (nullptr = free)
@@ -1362,6 +1375,15 @@ absl::StatusOr<uint32_t> SoftAsic::Impl::CreateFlow(uint16_t port_id, const rte_
   if (PortIndex(port_id) < 0) {
     return absl::NotFoundError(absl::StrCat("port ", port_id, " is not a port of this switch"));
   }
+  ASSIGN_OR_RETURN(CompiledFlow flow,
+                   softasic_internal::CompileFlow(attr, pattern, actions, MakeCompileContext()));
+  if (!install) {
+    return 0;
+  }
+  return Insert(flow);
+}
+
+CompileContext SoftAsic::Impl::MakeCompileContext() {
   CompileContext context;
   context.port_index = [this](uint16_t id) { return PortIndex(id); };
   context.meter_index = [this](uint32_t id) -> absl::StatusOr<uint32_t> {
@@ -1372,11 +1394,43 @@ absl::StatusOr<uint32_t> SoftAsic::Impl::CreateFlow(uint16_t port_id, const rte_
     return it->second;
   };
   context.representor_queues = config_.representor_queues;
-  ASSIGN_OR_RETURN(CompiledFlow flow,
-                   softasic_internal::CompileFlow(attr, pattern, actions, context));
-  if (!install) {
-    return 0;
+  return context;
+}
+
+std::vector<absl::StatusOr<uint32_t>> SoftAsic::Impl::CreateRules(
+    absl::Span<const flowrules::Rule* const> rules) {
+  std::vector<absl::StatusOr<uint32_t>> results;
+  results.reserve(rules.size());
+  Reclaim(false);
+  const CompileContext context = MakeCompileContext();
+  CompiledFlow flow;
+  for (const flowrules::Rule* rule : rules) {
+    if (absl::Status valid = flowrules::Validate(*rule); !valid.ok()) {
+      results.push_back(std::move(valid));
+      continue;
+    }
+    if (ports_.empty()) {
+      results.push_back(absl::FailedPreconditionError("the softasic has no ports"));
+      continue;
+    }
+    flow = CompiledFlow{};
+    if (softasic_internal::CompileRuleDirect(*rule, context, flow)) {
+      results.push_back(Insert(flow));
+      continue;
+    }
+    // Not covered by the direct compiler (or refused): the reference path gives the result.
+    absl::StatusOr<flowrules::CompiledRule> compiled = flowrules::CompiledRule::Compile(*rule);
+    if (!compiled.ok()) {
+      results.push_back(compiled.status());
+      continue;
+    }
+    results.push_back(CreateFlow(ports_.front().port_id, *compiled->attr(), compiled->pattern(),
+                                 compiled->actions(), true));
   }
+  return results;
+}
+
+absl::StatusOr<uint32_t> SoftAsic::Impl::Insert(const CompiledFlow& flow) {
   if (free_rules_.empty()) {
     Reclaim(true);
   }
@@ -1432,7 +1486,7 @@ absl::StatusOr<uint32_t> SoftAsic::Impl::CreateFlow(uint16_t port_id, const rte_
     PublishSnapshot();
   }
   if (flow.program.age_seconds != 0) {
-    aging_[rule] = AgeState{rte_rdtsc(), false};
+    TrackAging(rule);
   }
   if (flow.has_meter) {
     meter_refs_[flow.program.meter_index]++;
@@ -1464,7 +1518,7 @@ absl::Status SoftAsic::Impl::DestroyFlow(uint32_t rule_id) {
       }
     }
   }
-  aging_.erase(rule_id);
+  UntrackAging(rule_id);
   ExactMatchTable* table = st->table;
   Defer([this, table, pos, rule_id, program] {
     table->FreeEntry(pos);
@@ -1516,7 +1570,8 @@ std::vector<uint32_t> SoftAsic::Impl::CollectAgedFlows() {
   std::vector<uint32_t> aged;
   const uint64_t now = rte_rdtsc();
   const uint64_t hz = rte_get_tsc_hz();
-  for (auto& [rule, state] : aging_) {
+  for (AgeState& state : aging_) {
+    const uint32_t rule = state.rule;
     uint64_t last = state.created_tsc;
     for (const auto& t : threads_) {
       last = std::max(last, Load(t.rule_stats[rule].last_hit_tsc));
@@ -1532,7 +1587,29 @@ std::vector<uint32_t> SoftAsic::Impl::CollectAgedFlows() {
       aged.push_back(rule);
     }
   }
+  std::sort(aged.begin(), aged.end());  // by rule id, whatever the dense order
   return aged;
+}
+
+void SoftAsic::Impl::TrackAging(uint32_t rule) {
+  if (aging_slot_.empty()) {
+    aging_slot_.assign(config_.max_rules, 0);
+  }
+  aging_.push_back(AgeState{rule, false, rte_rdtsc()});
+  aging_slot_[rule] = static_cast<uint32_t>(aging_.size());
+}
+
+void SoftAsic::Impl::UntrackAging(uint32_t rule) {
+  if (aging_slot_.empty() || aging_slot_[rule] == 0) {
+    return;
+  }
+  const uint32_t index = aging_slot_[rule] - 1;
+  aging_slot_[rule] = 0;
+  if (index + 1 != aging_.size()) {
+    aging_[index] = aging_.back();
+    aging_slot_[aging_[index].rule] = index + 1;
+  }
+  aging_.pop_back();
 }
 
 absl::Status SoftAsic::Impl::CreateMeter(uint32_t meter_id, const MeterProfile& profile) {
@@ -1691,6 +1768,12 @@ absl::StatusOr<uint32_t> SoftAsic::CreateFlow(uint16_t port_id, const rte_flow_a
   absl::MutexLock lock(&impl_->control_mu_);
   return impl_->CreateFlow(port_id, attr, pattern, actions, true);
 }
+std::vector<absl::StatusOr<uint32_t>> SoftAsic::CreateRules(
+    absl::Span<const flowrules::Rule* const> rules) {
+  absl::MutexLock lock(&impl_->control_mu_);
+  return impl_->CreateRules(rules);
+}
+
 absl::Status SoftAsic::ValidateFlow(uint16_t port_id, const rte_flow_attr& attr,
                                     const rte_flow_item* pattern, const rte_flow_action* actions) {
   absl::MutexLock lock(&impl_->control_mu_);

@@ -120,6 +120,12 @@ class SoftAsic {
   // or their representors. Returns the rule's id (< max_rules).
   absl::StatusOr<uint32_t> CreateFlow(uint16_t port_id, const rte_flow_attr& attr,
                                       const rte_flow_item* pattern, const rte_flow_action* actions);
+  // Installs flowrules rules in one call (SoftAsicFlowDevice's path): result[i] is exactly what
+  // compiling *rules[i] with flowrules::CompiledRule::Compile and calling CreateFlow with its
+  // arrays (on the first port) gives, including every error; each rule stands on its own (a
+  // refused rule is not installed, the others are). Most rules skip the arrays: they are
+  // compiled straight into the classifier's entry.
+  std::vector<absl::StatusOr<uint32_t>> CreateRules(absl::Span<const flowrules::Rule* const> rules);
   // Checks like CreateFlow without installing anything (rte_flow_validate).
   absl::Status ValidateFlow(uint16_t port_id, const rte_flow_attr& attr,
                             const rte_flow_item* pattern, const rte_flow_action* actions);
@@ -164,6 +170,9 @@ class SoftAsicFlowDevice : public FlowDevice {
   absl::StatusOr<RuleHandle> CreateRule(const flowrules::Rule& rule) override;
   // SoftAsic::ValidateFlow on the compiled arrays.
   absl::Status ValidateRule(const flowrules::Rule& rule) override;
+  // Natively batched (SoftAsic::CreateRules); per-rule results as FlowDevice documents.
+  std::vector<absl::StatusOr<RuleHandle>> CreateRules(
+      absl::Span<const flowrules::Rule* const> rules) override;
   absl::Status DestroyRule(RuleHandle handle) override;
   absl::StatusOr<std::vector<RuleCounters>> QueryCounters(
       absl::Span<const RuleHandle> handles) override;

@@ -808,4 +808,290 @@ absl::StatusOr<CompiledFlow> CompileFlow(const rte_flow_attr& attr, const rte_fl
   return flow;
 }
 
+// ---- Direct compile of a flowrules::Rule (the FlowDevice fast path) -------------------------
+// Each step mirrors what flowrules::CompiledRule::Compile puts in the arrays and what the
+// pattern/action loop above does with it; see CompileRuleDirect's contract.
+
+namespace {
+
+// spec&mask into value, mask into the key mask (as SetField with an all-ones mask).
+void SetExact(CompiledFlow& flow, size_t key_offset, const void* value, size_t n) {
+  auto* kv = reinterpret_cast<uint8_t*>(&flow.value) + key_offset;
+  auto* km = reinterpret_cast<uint8_t*>(&flow.mask) + key_offset;
+  std::memcpy(kv, value, n);
+  std::memset(km, 0xff, n);
+}
+
+void SetIpv4Prefix(CompiledFlow& flow, size_t key_offset, const flowrules::Ipv4Prefix& p) {
+  const uint32_t host_mask = p.length == 0    ? 0
+                             : p.length >= 32 ? 0xffffffffu
+                                              : ~((1u << (32 - p.length)) - 1);
+  const uint32_t mask = rte_cpu_to_be_32(host_mask);
+  const uint32_t value = rte_cpu_to_be_32(p.address.value) & mask;
+  SetField(flow, key_offset, &value, &mask, 4);
+}
+
+void SetIpv6Prefix(CompiledFlow& flow, size_t key_offset, const flowrules::Ipv6Prefix& p) {
+  uint8_t mask[16];
+  for (int i = 0; i < 16; ++i) {
+    const int bits = p.length - 8 * i;
+    mask[i] = bits >= 8 ? 0xff : bits <= 0 ? 0 : static_cast<uint8_t>(0xff << (8 - bits));
+  }
+  SetField(flow, key_offset, p.address.bytes.data(), mask, 16);
+}
+
+// One header layer, as PatternBuilder::Layer emits it and the item cases above consume it.
+bool LayerDirect(const flowrules::HeaderMatch& m, size_t layer, bool vxlan_outer,
+                 CompiledFlow& flow) {
+  const bool has_v6 = m.ipv6_src || m.ipv6_dst;
+  const bool has_v4 = m.ipv4_src || m.ipv4_dst;
+  const bool ipv6 = has_v6 || (!has_v4 && m.ether_type == 0x86dd);
+  const bool l4_fields = m.l4_src_port || m.l4_dst_port || m.icmp_type || m.icmp_code;
+  const bool l4_item = vxlan_outer || l4_fields;
+  const bool ip_item = has_v4 || has_v6 || m.ip_protocol || (l4_item && !vxlan_outer);
+  // ETH: addresses, and the ether type when there is no VLAN item to carry it.
+  if (m.eth_dst) {
+    SetExact(flow, layer + offsetof(LayerKey, eth_dst), m.eth_dst->bytes.data(), 6);
+  }
+  if (m.eth_src) {
+    SetExact(flow, layer + offsetof(LayerKey, eth_src), m.eth_src->bytes.data(), 6);
+  }
+  if (m.ether_type && !m.vlan_id) {
+    const uint16_t type = rte_cpu_to_be_16(*m.ether_type);
+    if (type == rte_cpu_to_be_16(RTE_ETHER_TYPE_VLAN) ||
+        type == rte_cpu_to_be_16(RTE_ETHER_TYPE_QINQ)) {
+      SetFlag(flow, layer, kHasVlan, true);
+    } else {
+      SetExact(flow, layer + offsetof(LayerKey, ether_type), &type, 2);
+    }
+  }
+  if (m.vlan_id) {
+    SetFlag(flow, layer, kHasVlan, true);
+    const uint16_t tci = rte_cpu_to_be_16(*m.vlan_id);
+    const uint16_t tci_mask = rte_cpu_to_be_16(0x0fff);
+    SetField(flow, layer + offsetof(LayerKey, vlan_tci), &tci, &tci_mask, 2);
+    if (m.ether_type) {
+      const uint16_t type = rte_cpu_to_be_16(*m.ether_type);
+      SetExact(flow, layer + offsetof(LayerKey, ether_type), &type, 2);
+    }
+  }
+  if (ip_item) {
+    if (ipv6) {
+      SetFlag(flow, layer, kIsIpv6, true);
+      if (m.ipv6_src) {
+        SetIpv6Prefix(flow, layer + offsetof(LayerKey, ipv6_src), *m.ipv6_src);
+      }
+      if (m.ipv6_dst) {
+        SetIpv6Prefix(flow, layer + offsetof(LayerKey, ipv6_dst), *m.ipv6_dst);
+      }
+    } else {
+      SetFlag(flow, layer, kIsIpv4, true);
+      if (m.ipv4_src) {
+        SetIpv4Prefix(flow, layer + offsetof(LayerKey, ipv4_src), *m.ipv4_src);
+      }
+      if (m.ipv4_dst) {
+        SetIpv4Prefix(flow, layer + offsetof(LayerKey, ipv4_dst), *m.ipv4_dst);
+      }
+    }
+    if (m.ip_protocol) {
+      SetExact(flow, layer + offsetof(LayerKey, ip_proto), &*m.ip_protocol, 1);
+    }
+  }
+  if (!l4_item) {
+    return true;
+  }
+  if (m.icmp_type || m.icmp_code) {
+    if (m.ip_protocol == IPPROTO_ICMPV6) {
+      return false;  // ICMP6: the arrays path refuses it
+    }
+    SetFlag(flow, layer, kIsIcmp, true);
+    if (m.icmp_type) {
+      SetExact(flow, layer + offsetof(LayerKey, icmp_type), &*m.icmp_type, 1);
+    }
+    if (m.icmp_code) {
+      SetExact(flow, layer + offsetof(LayerKey, icmp_code), &*m.icmp_code, 1);
+    }
+    return true;
+  }
+  SetFlag(flow, layer, m.ip_protocol == IPPROTO_TCP ? kIsTcp : kIsUdp, true);
+  if (m.l4_src_port) {
+    const uint16_t port = rte_cpu_to_be_16(*m.l4_src_port);
+    SetExact(flow, layer + offsetof(LayerKey, l4_src), &port, 2);
+  }
+  if (m.l4_dst_port) {
+    const uint16_t port = rte_cpu_to_be_16(*m.l4_dst_port);
+    SetExact(flow, layer + offsetof(LayerKey, l4_dst), &port, 2);
+  }
+  return true;
+}
+
+bool AddOpDirect(ActionProgram& program, Op op) {
+  if (program.num_ops == kMaxOps) {
+    return false;
+  }
+  program.ops[program.num_ops++] = op;
+  return true;
+}
+
+// VXLAN_ENCAP's template, as BuildVxlanEncap builds it from flowrules' definition items.
+void EncapDirect(const flowrules::VxlanEncapAction& a, ActionProgram& program) {
+  uint8_t* t = program.encap;
+  auto* eth = reinterpret_cast<rte_ether_hdr*>(t);
+  std::memcpy(&eth->dst_addr, a.eth_dst.bytes.data(), 6);
+  std::memcpy(&eth->src_addr, a.eth_src.bytes.data(), 6);
+  size_t off = sizeof(rte_ether_hdr);
+  program.encap_ip_offset = static_cast<uint16_t>(off);
+  if (const auto* v4 =
+          std::get_if<std::pair<flowrules::Ipv4Address, flowrules::Ipv4Address>>(&a.ip)) {
+    eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+    auto* ip = reinterpret_cast<rte_ipv4_hdr*>(t + off);
+    ip->version_ihl = RTE_IPV4_VHL_DEF;
+    ip->time_to_live = a.ttl != 0 ? a.ttl : 64;
+    ip->next_proto_id = IPPROTO_UDP;
+    ip->src_addr = rte_cpu_to_be_32(v4->first.value);
+    ip->dst_addr = rte_cpu_to_be_32(v4->second.value);
+    program.encap_ipv6 = 0;
+    program.encap_ip_sum = SumWords(t + off, sizeof(rte_ipv4_hdr));
+    off += sizeof(rte_ipv4_hdr);
+  } else {
+    const auto& v6 = std::get<std::pair<flowrules::Ipv6Address, flowrules::Ipv6Address>>(a.ip);
+    eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6);
+    auto* ip = reinterpret_cast<rte_ipv6_hdr*>(t + off);
+    ip->vtc_flow = rte_cpu_to_be_32(6u << 28);
+    ip->proto = IPPROTO_UDP;
+    ip->hop_limits = a.ttl != 0 ? a.ttl : 64;
+    std::memcpy(ip->src_addr, v6.first.bytes.data(), 16);
+    std::memcpy(ip->dst_addr, v6.second.bytes.data(), 16);
+    program.encap_ipv6 = 1;
+    off += sizeof(rte_ipv6_hdr);
+  }
+  auto* udp = reinterpret_cast<rte_udp_hdr*>(t + off);
+  udp->src_port = rte_cpu_to_be_16(a.udp_src);
+  udp->dst_port = a.udp_dst != 0 ? rte_cpu_to_be_16(a.udp_dst) : rte_cpu_to_be_16(kVxlanPort);
+  program.encap_udp_offset = static_cast<uint16_t>(off);
+  off += sizeof(rte_udp_hdr);
+  auto* vx = reinterpret_cast<rte_vxlan_hdr*>(t + off);
+  vx->vx_flags = rte_cpu_to_be_32(0x08000000);
+  vx->vx_vni = rte_cpu_to_be_32(a.vni << 8);
+  off += sizeof(rte_vxlan_hdr);
+  program.encap_vxlan = 1;
+  program.encap_size = static_cast<uint16_t>(off);
+}
+
+}  // namespace
+
+bool CompileRuleDirect(const flowrules::Rule& rule, const CompileContext& context,
+                       CompiledFlow& flow) {
+  if (rule.direction != flowrules::Direction::kTransfer) {
+    return false;
+  }
+  flow.group = rule.group;
+  flow.priority = rule.priority;
+  const flowrules::Match& m = rule.match;
+  if (m.represented_port) {
+    const int index = context.port_index(*m.represented_port);
+    if (index < 0) {
+      return false;
+    }
+    const uint16_t value = static_cast<uint16_t>(index);
+    SetExact(flow, offsetof(FlowKey, f.outer.in_port), &value, 2);
+  }
+  const size_t outer = offsetof(FlowKey, f.outer);
+  if (!LayerDirect(m.outer, outer, m.vxlan.has_value(), flow)) {
+    return false;
+  }
+  if (m.vxlan) {
+    SetFlag(flow, outer, kIsUdp, true);
+    SetFlag(flow, outer, kIsVxlan, true);
+    if (m.vxlan->vni) {
+      const uint32_t be = rte_cpu_to_be_32(*m.vxlan->vni << 8);
+      SetExact(flow, offsetof(FlowKey, f.meta.vni), &be, 3);
+    }
+    if (!LayerDirect(m.inner, offsetof(FlowKey, f.inner), false, flow)) {
+      return false;
+    }
+  }
+  if (m.mark) {
+    SetExact(flow, offsetof(FlowKey, f.meta.mark), &*m.mark, 4);
+  }
+  if (m.tag) {
+    SetExact(flow, offsetof(FlowKey, f.meta.tag_data), &m.tag->data, 4);
+    SetExact(flow, offsetof(FlowKey, f.meta.tag_index), &m.tag->index, 1);
+  }
+
+  ActionProgram& program = flow.program;
+  int fates = 0;
+  for (const flowrules::Action& action : rule.actions) {
+    bool ok = true;
+    std::visit(
+        [&](const auto& a) {
+          using T = std::decay_t<decltype(a)>;
+          if constexpr (std::is_same_v<T, flowrules::DropAction>) {
+            program.fate = Fate::kDrop;
+            ++fates;
+          } else if constexpr (std::is_same_v<T, flowrules::CountAction>) {
+            ok = AddOpDirect(program, Op::kCount);
+          } else if constexpr (std::is_same_v<T, flowrules::AgeAction>) {
+            program.age_seconds = a.seconds;
+            ok = a.seconds != 0 && AddOpDirect(program, Op::kAge);
+          } else if constexpr (std::is_same_v<T, flowrules::MeterAction>) {
+            absl::StatusOr<uint32_t> index = context.meter_index(a.meter_id);
+            if (!index.ok()) {
+              ok = false;
+              return;
+            }
+            program.meter_index = *index;
+            flow.has_meter = true;
+            flow.meter_id = a.meter_id;
+            ok = AddOpDirect(program, Op::kMeter);
+          } else if constexpr (std::is_same_v<T, flowrules::VxlanEncapAction>) {
+            EncapDirect(a, program);
+            ok = AddOpDirect(program, Op::kEncap);
+            program.modifies_headers = 1;
+          } else if constexpr (std::is_same_v<T, flowrules::VxlanDecapAction>) {
+            ok = m.vxlan.has_value() && AddOpDirect(program, Op::kVxlanDecap);
+            program.modifies_headers = 1;
+          } else if constexpr (std::is_same_v<T, flowrules::SetMacSrcAction>) {
+            std::memcpy(program.mac_src, a.mac.bytes.data(), 6);
+            ok = AddOpDirect(program, Op::kSetMacSrc);
+          } else if constexpr (std::is_same_v<T, flowrules::SetMacDstAction>) {
+            std::memcpy(program.mac_dst, a.mac.bytes.data(), 6);
+            ok = AddOpDirect(program, Op::kSetMacDst);
+          } else if constexpr (std::is_same_v<T, flowrules::DecTtlAction>) {
+            ok = AddOpDirect(program, Op::kDecTtl);
+          } else if constexpr (std::is_same_v<T, flowrules::RepresentedPortAction> ||
+                               std::is_same_v<T, flowrules::PortRepresentorAction>) {
+            const int index = context.port_index(a.port_id);
+            if (index < 0) {
+              ok = false;
+              return;
+            }
+            program.out_port = static_cast<uint16_t>(index);
+            if constexpr (std::is_same_v<T, flowrules::RepresentedPortAction>) {
+              program.fate = Fate::kPort;
+            } else {
+              program.fate = Fate::kRepresentor;
+              program.queue = 0;
+            }
+            ++fates;
+          } else if constexpr (std::is_same_v<T, flowrules::JumpAction>) {
+            program.jump_group = a.group;
+            program.fate = Fate::kJump;
+            ok = a.group != rule.group;
+            ++fates;
+          } else if constexpr (std::is_same_v<T, flowrules::MarkAction>) {
+            program.mark = a.id;
+            ok = AddOpDirect(program, Op::kMark);
+          } else {
+            ok = false;  // QUEUE (ingress only): the arrays path refuses it
+          }
+        },
+        action);
+    if (!ok) {
+      return false;
+    }
+  }
+  return fates == 1;
+}
+
 }  // namespace nicswitch::device::softasic_internal

@@ -11,14 +11,27 @@
 namespace nicswitch::device {
 
 absl::StatusOr<RuleHandle> SoftAsicFlowDevice::CreateRule(const flowrules::Rule& rule) {
-  ASSIGN_OR_RETURN(flowrules::CompiledRule compiled, flowrules::CompiledRule::Compile(rule));
-  const auto& ports = softasic_.ports();
-  if (ports.empty()) {
-    return absl::FailedPreconditionError("the softasic has no ports");
+  const flowrules::Rule* one[] = {&rule};
+  absl::StatusOr<uint32_t> id = std::move(softasic_.CreateRules(one)[0]);
+  if (!id.ok()) {
+    return id.status();
   }
-  ASSIGN_OR_RETURN(uint32_t id, softasic_.CreateFlow(ports.front().port_id, *compiled.attr(),
-                                                     compiled.pattern(), compiled.actions()));
-  return RuleHandle{id};
+  return RuleHandle{*id};
+}
+
+std::vector<absl::StatusOr<RuleHandle>> SoftAsicFlowDevice::CreateRules(
+    absl::Span<const flowrules::Rule* const> rules) {
+  std::vector<absl::StatusOr<uint32_t>> ids = softasic_.CreateRules(rules);
+  std::vector<absl::StatusOr<RuleHandle>> out;
+  out.reserve(ids.size());
+  for (absl::StatusOr<uint32_t>& id : ids) {
+    if (id.ok()) {
+      out.push_back(RuleHandle{*id});
+    } else {
+      out.push_back(id.status());
+    }
+  }
+  return out;
 }
 
 absl::Status SoftAsicFlowDevice::ValidateRule(const flowrules::Rule& rule) {

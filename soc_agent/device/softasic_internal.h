@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "absl/status/statusor.h"
+#include "flowrules/rule.h"
 #include "soc_agent/device/flow_key.h"
 
 struct rte_flow_attr;
@@ -91,5 +92,16 @@ struct CompiledFlow {
 absl::StatusOr<CompiledFlow> CompileFlow(const rte_flow_attr& attr, const rte_flow_item* pattern,
                                          const rte_flow_action* actions,
                                          const CompileContext& context);
+
+// The FlowDevice fast path: compiles a flowrules::Rule straight into `out`, giving exactly what
+// CompileFlow gives for the rte_flow arrays flowrules::CompiledRule::Compile builds from it (the
+// softasic unit tests check this equivalence rule by rule), without building the arrays. It
+// covers the rules the agent installs (transfer rules: port, Ethernet/VLAN/IPv4/IPv6/TCP/UDP/
+// ICMP, VXLAN with an inner layer, MARK/TAG; every action but QUEUE and RAW_*). It returns false
+// for anything else and on any error (unknown port or meter, too many ops): the caller then
+// takes the arrays path, which refuses with CompileFlow's exact message. `rule` must have passed
+// flowrules::Validate. `out` must be value-initialised.
+bool CompileRuleDirect(const flowrules::Rule& rule, const CompileContext& context,
+                       CompiledFlow& out);
 
 }  // namespace nicswitch::device::softasic_internal

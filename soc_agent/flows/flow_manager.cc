@@ -27,9 +27,14 @@ constexpr absl::string_view KindName(Dependency::Kind kind) {
 }
 
 // The installed form of a decided rule: COUNT and AGE first, then the decision's actions.
-flowrules::Rule WithAccounting(const flowrules::Rule& rule, uint32_t age_seconds) {
-  flowrules::Rule installed = rule;
+// Written into `installed` (a reused slot keeps its action vector's capacity).
+void WithAccounting(const flowrules::Rule& rule, uint32_t age_seconds, flowrules::Rule& installed) {
+  installed.group = rule.group;
+  installed.priority = rule.priority;
+  installed.direction = rule.direction;
+  installed.match = rule.match;
   installed.actions.clear();
+  installed.actions.reserve(rule.actions.size() + 2);
   installed.actions.push_back(flowrules::CountAction{});
   installed.actions.push_back(flowrules::AgeAction{age_seconds});
   for (const auto& action : rule.actions) {
@@ -38,7 +43,6 @@ flowrules::Rule WithAccounting(const flowrules::Rule& rule, uint32_t age_seconds
       installed.actions.push_back(action);
     }
   }
-  return installed;
 }
 
 }  // namespace
@@ -46,92 +50,237 @@ flowrules::Rule WithAccounting(const flowrules::Rule& rule, uint32_t age_seconds
 std::string Dependency::ToString() const { return absl::StrCat(KindName(kind), "/", name); }
 
 FlowManager::FlowManager(device::FlowDevice& device, Options options)
-    : device_(device), options_(options) {}
+    : device_(device), options_(options), by_match_(0, SlotHash{this}, SlotEq{this}) {}
 
 FlowManager::~FlowManager() = default;
 
-absl::StatusOr<FlowId> FlowManager::Install(const FlowSpec& spec) {
+absl::Status FlowManager::CheckSpec(const FlowSpec& spec) {
   if (spec.reverse.has_value() && spec.reverse->rule.match == spec.forward.rule.match) {
     return absl::InvalidArgumentError("flow: forward and reverse rules have the same match");
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<FlowId> FlowManager::Install(const FlowSpec& spec) {
+  const FlowSpec* one[] = {&spec};
+  std::vector<InstallResult> results = InstallBatch(one);
+  return std::move(results[0].id);
+}
+
+std::vector<FlowManager::InstallResult> FlowManager::InstallBatch(
+    absl::Span<const FlowSpec* const> specs) {
+  std::vector<InstallResult> results(specs.size());
   absl::MutexLock lock(&mu_);
-  if (auto it = by_match_.find(spec.forward.rule.match); it != by_match_.end()) {
-    return it->second;  // a racing exception of the same flow: keep the installed one
+  pending_.clear();
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const FlowSpec& spec = *specs[i];
+    if (absl::Status status = CheckSpec(spec); !status.ok()) {
+      results[i].id = status;
+      continue;
+    }
+    const uint32_t existing = FindMatch(KeyOf(spec.forward.rule.match));
+    if (existing != kNoLink) {
+      results[i].id = At(existing).id;  // a racing exception of the same flow: keep it
+      continue;
+    }
+    if (spec.reverse.has_value()) {
+      // The reverse direction exists as some other flow's direction (e.g. a stale pair);
+      // replace it so the new pair is consistent.
+      const uint32_t stale = FindMatch(KeyOf(spec.reverse->rule.match));
+      if (stale != kNoLink) {
+        RemovePair(At(stale).id);
+      }
+    }
+    results[i].id = At(AddFlow(spec)).id;
+    results[i].created = true;
+    ++stats_.installs;
   }
-  if (spec.reverse.has_value() && by_match_.contains(spec.reverse->rule.match)) {
-    // The reverse direction exists as some other flow's direction (e.g. a stale pair); replace
-    // it so the new pair is consistent.
-    RemovePair(by_match_.at(spec.reverse->rule.match));
+  CreatePending();
+  return results;
+}
+
+uint32_t FlowManager::AddFlow(const FlowSpec& spec) {
+  const uint32_t forward = AddDirection(spec.forward, spec, 0);
+  pending_.push_back(Pending{forward, At(forward).id});
+  for (const Dependency& dep : spec.dependencies) {
+    LinkDependency(forward, dep);
   }
-  const FlowId forward = InstallDirection(spec.forward, spec, 0);
   if (spec.reverse.has_value()) {
-    const FlowId reverse = InstallDirection(*spec.reverse, spec, forward);
-    flows_.at(forward).reverse_id = reverse;
+    const uint32_t reverse = AddDirection(*spec.reverse, spec, At(forward).id);
+    At(forward).reverse_id = At(reverse).id;
+    pending_.push_back(Pending{reverse, At(reverse).id});
   }
-  ++stats_.installs;
   return forward;
 }
 
-FlowId FlowManager::InstallDirection(const DirectionSpec& spec, const FlowSpec& flow,
-                                     FlowId reverse_id) {
-  Direction d;
+uint32_t FlowManager::AddDirection(const DirectionSpec& spec, const FlowSpec& flow,
+                                   FlowId reverse_id) {
+  uint32_t slot;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    if ((slots_used_ >> kChunkBits) == chunks_.size()) {
+      chunks_.push_back(std::make_unique<Direction[]>(size_t{1} << kChunkBits));
+    }
+    slot = slots_used_++;
+  }
+  Direction& d = At(slot);
   d.id = next_id_++;
   d.reverse_id = reverse_id;
   d.vnic = spec.vnic;
-  d.rule = WithAccounting(spec.rule, options_.age_seconds);
+  WithAccounting(spec.rule, options_.age_seconds, d.rule);
+  d.match_hash = absl::Hash<flowrules::Match>{}(d.rule.match);
+  d.handle.reset();
+  d.software_reason.clear();
+  d.packets = 0;
+  d.bytes = 0;
+  d.aged = false;
   d.revision = flow.revision;
-  d.dependencies = flow.dependencies;
-  absl::StatusOr<device::RuleHandle> handle = device_.CreateRule(d.rule);
-  if (handle.ok()) {
-    d.handle = *handle;
-    by_handle_[handle->value] = d.id;
-  } else {
-    d.software_reason = std::string(handle.status().message());
+  d.links.clear();
+  slot_by_id_.emplace(d.id, slot);
+  by_match_.insert(slot);
+  return slot;
+}
+
+void FlowManager::CreatePending() {
+  // A pair replaced later in the same batch was removed from the table before its rules were
+  // created: skip its entries (its slots may hold a newer direction, with its own entry).
+  pending_rules_.clear();
+  std::vector<uint32_t> slots;
+  slots.reserve(pending_.size());
+  for (const Pending& p : pending_) {
+    if (At(p.slot).id == p.id) {
+      slots.push_back(p.slot);
+      pending_rules_.push_back(&At(p.slot).rule);
+    }
+  }
+  if (slots.empty()) {
+    return;
+  }
+  std::vector<absl::StatusOr<device::RuleHandle>> handles = device_.CreateRules(pending_rules_);
+  for (size_t i = 0; i < slots.size(); ++i) {
+    Direction& d = At(slots[i]);
+    if (i < handles.size() && handles[i].ok()) {
+      d.handle = *handles[i];
+      by_handle_[handles[i]->value] = slots[i];
+      continue;
+    }
+    const absl::Status status = i < handles.size()
+                                    ? handles[i].status()
+                                    : absl::InternalError("the device returned too few results");
+    d.software_reason = std::string(status.message());
     ++stats_.refused;
     SPDLOG_INFO("flow {} forwarded in software: the device refused {}: {}", d.id, d.rule.ToString(),
-                handle.status().ToString());
+                status.ToString());
   }
-  for (const Dependency& dep : d.dependencies) {
-    by_dependency_[dep].insert(d.id);
+}
+
+void FlowManager::LinkDependency(uint32_t slot, const Dependency& dep) {
+  auto [it, inserted] = dependency_index_.try_emplace(dep, 0);
+  if (inserted) {
+    if (!free_dependencies_.empty()) {
+      it->second = free_dependencies_.back();
+      free_dependencies_.pop_back();
+      dependencies_[it->second] = DependencyList{dep, kNoLink, 0};
+    } else {
+      it->second = static_cast<uint32_t>(dependencies_.size());
+      dependencies_.push_back(DependencyList{dep, kNoLink, 0});
+    }
   }
-  by_match_[d.rule.match] = d.id;
-  const FlowId id = d.id;
-  flows_.emplace(id, std::move(d));
-  return id;
+  DependencyList& list = dependencies_[it->second];
+  // One link per (direction, dependency), even when a spec names a dependency twice.
+  for (uint32_t l : At(slot).links) {
+    if (links_[l].dependency == it->second) {
+      return;
+    }
+  }
+  uint32_t link;
+  if (!free_links_.empty()) {
+    link = free_links_.back();
+    free_links_.pop_back();
+  } else {
+    link = static_cast<uint32_t>(links_.size());
+    links_.emplace_back();
+  }
+  links_[link] = Link{it->second, slot, kNoLink, list.head};
+  if (list.head != kNoLink) {
+    links_[list.head].prev = link;
+  }
+  list.head = link;
+  list.size++;
+  At(slot).links.push_back(link);
+}
+
+void FlowManager::UnlinkAll(Direction& d) {
+  for (uint32_t link : d.links) {
+    const Link& l = links_[link];
+    DependencyList& list = dependencies_[l.dependency];
+    if (l.prev != kNoLink) {
+      links_[l.prev].next = l.next;
+    } else {
+      list.head = l.next;
+    }
+    if (l.next != kNoLink) {
+      links_[l.next].prev = l.prev;
+    }
+    if (--list.size == 0) {
+      dependency_index_.erase(list.dependency);
+      free_dependencies_.push_back(l.dependency);
+    }
+    free_links_.push_back(link);
+  }
+  d.links.clear();
+}
+
+uint32_t FlowManager::FindMatch(const MatchKey& key) const {
+  auto it = by_match_.find(key);
+  return it == by_match_.end() ? kNoLink : *it;
+}
+
+uint32_t FlowManager::SlotOf(FlowId id) const {
+  auto it = slot_by_id_.find(id);
+  return it == slot_by_id_.end() ? kNoLink : it->second;
 }
 
 std::optional<FlowInfo> FlowManager::Lookup(const flowrules::Match& match) const {
+  const MatchKey key = KeyOf(match);
   absl::MutexLock lock(&mu_);
-  auto it = by_match_.find(match);
-  if (it == by_match_.end()) {
+  const uint32_t slot = FindMatch(key);
+  if (slot == kNoLink) {
     return std::nullopt;
   }
-  return Snapshot(flows_.at(it->second));
+  return Snapshot(At(slot));
 }
 
 void FlowManager::CountSoftwarePacket(FlowId id, uint32_t bytes) {
   absl::MutexLock lock(&mu_);
-  auto it = flows_.find(id);
-  if (it == flows_.end()) {
+  const uint32_t slot = SlotOf(id);
+  if (slot == kNoLink) {
     return;
   }
-  it->second.packets += 1;
-  it->second.bytes += bytes;
-  retired_[it->second.vnic].software_packets += 1;
+  Direction& d = At(slot);
+  d.packets += 1;
+  d.bytes += bytes;
+  retired_[d.vnic].software_packets += 1;
 }
 
 size_t FlowManager::Invalidate(const std::vector<Dependency>& changed, uint64_t revision) {
   absl::MutexLock lock(&mu_);
   size_t removed = 0;
+  std::vector<FlowId> ids;
   for (const Dependency& dep : changed) {
-    auto it = by_dependency_.find(dep);
-    if (it == by_dependency_.end()) {
+    auto it = dependency_index_.find(dep);
+    if (it == dependency_index_.end()) {
       continue;
     }
-    // RemovePair edits by_dependency_: work on a copy of the ids.
-    const std::vector<FlowId> ids(it->second.begin(), it->second.end());
+    // RemovePair edits the list: collect the ids first.
+    ids.clear();
+    for (uint32_t l = dependencies_[it->second].head; l != kNoLink; l = links_[l].next) {
+      ids.push_back(At(links_[l].slot).id);
+    }
     for (FlowId id : ids) {
-      if (flows_.contains(id)) {
+      if (slot_by_id_.contains(id)) {
         removed += RemovePair(id);
       }
     }
@@ -159,7 +308,7 @@ absl::StatusOr<size_t> FlowManager::PollAging() {
   absl::MutexLock lock(&mu_);
   for (const device::RuleHandle& handle : *aged) {
     if (auto it = by_handle_.find(handle.value); it != by_handle_.end()) {
-      flows_.at(it->second).aged = true;
+      At(it->second).aged = true;
     }
   }
   size_t removed = 0;
@@ -168,12 +317,12 @@ absl::StatusOr<size_t> FlowManager::PollAging() {
     if (it == by_handle_.end()) {
       continue;  // removed already as the partner of an earlier one
     }
-    const Direction& d = flows_.at(it->second);
-    const auto partner = flows_.find(d.reverse_id);
+    const Direction& d = At(it->second);
+    const uint32_t partner = d.reverse_id != 0 ? SlotOf(d.reverse_id) : kNoLink;
     // A software partner sees its packets counted by the slow path; it never ages in the
     // device, so the hardware direction's age decides.
     const bool partner_idle =
-        partner == flows_.end() || partner->second.aged || !partner->second.handle.has_value();
+        partner == kNoLink || At(partner).aged || !At(partner).handle.has_value();
     if (partner_idle) {
       removed += RemovePair(d.id);
     }
@@ -189,7 +338,7 @@ absl::Status FlowManager::PollCounters() {
   {
     absl::MutexLock lock(&mu_);
     handles.reserve(by_handle_.size());
-    for (const auto& [value, id] : by_handle_) {
+    for (const auto& [value, slot] : by_handle_) {
       handles.push_back(device::RuleHandle{value});
     }
   }
@@ -208,7 +357,7 @@ absl::Status FlowManager::PollCounters() {
         absl::StatusOr<std::vector<device::RuleCounters>> one =
             device_.QueryCounters(absl::MakeConstSpan(&h, 1));
         if (one.ok() && one->size() == 1) {
-          Direction& d = flows_.at(by_handle_.at(h.value));
+          Direction& d = At(by_handle_.at(h.value));
           if ((*one)[0].packets > d.packets) {
             d.aged = false;
           }
@@ -223,7 +372,7 @@ absl::Status FlowManager::PollCounters() {
       if (it == by_handle_.end()) {
         continue;
       }
-      Direction& d = flows_.at(it->second);
+      Direction& d = At(it->second);
       if ((*counters)[i].packets > d.packets) {
         d.aged = false;  // hit again since it was reported
       }
@@ -237,8 +386,8 @@ absl::Status FlowManager::PollCounters() {
 std::vector<FlowInfo> FlowManager::List(const std::string& vnic, FlowId after, size_t limit) const {
   absl::MutexLock lock(&mu_);
   std::vector<FlowId> ids;
-  for (const auto& [id, d] : flows_) {
-    if (id > after && (vnic.empty() || d.vnic == vnic)) {
+  for (const auto& [id, slot] : slot_by_id_) {
+    if (id > after && (vnic.empty() || At(slot).vnic == vnic)) {
       ids.push_back(id);
     }
   }
@@ -249,7 +398,7 @@ std::vector<FlowInfo> FlowManager::List(const std::string& vnic, FlowId after, s
   std::vector<FlowInfo> out;
   out.reserve(ids.size());
   for (FlowId id : ids) {
-    out.push_back(Snapshot(flows_.at(id)));
+    out.push_back(Snapshot(At(slot_by_id_.at(id))));
   }
   return out;
 }
@@ -257,14 +406,14 @@ std::vector<FlowInfo> FlowManager::List(const std::string& vnic, FlowId after, s
 size_t FlowManager::Flush(const std::string& vnic) {
   absl::MutexLock lock(&mu_);
   std::vector<FlowId> ids;
-  for (const auto& [id, d] : flows_) {
-    if (vnic.empty() || d.vnic == vnic) {
+  for (const auto& [id, slot] : slot_by_id_) {
+    if (vnic.empty() || At(slot).vnic == vnic) {
       ids.push_back(id);
     }
   }
   size_t removed = 0;
   for (FlowId id : ids) {
-    if (flows_.contains(id)) {
+    if (slot_by_id_.contains(id)) {
       removed += RemovePair(id);
     }
   }
@@ -277,7 +426,8 @@ VnicTotals FlowManager::Totals(const std::string& vnic) const {
   if (auto it = retired_.find(vnic); it != retired_.end()) {
     totals = it->second;
   }
-  for (const auto& [id, d] : flows_) {
+  for (const auto& [id, slot] : slot_by_id_) {
+    const Direction& d = At(slot);
     if (d.vnic == vnic) {
       totals.packets += d.packets;
       totals.bytes += d.bytes;
@@ -294,9 +444,9 @@ VnicTotals FlowManager::TotalsAll() const {
     totals.bytes += retired.bytes;
     totals.software_packets += retired.software_packets;
   }
-  for (const auto& [id, d] : flows_) {
-    totals.packets += d.packets;
-    totals.bytes += d.bytes;
+  for (const auto& [id, slot] : slot_by_id_) {
+    totals.packets += At(slot).packets;
+    totals.bytes += At(slot).bytes;
   }
   return totals;
 }
@@ -304,15 +454,15 @@ VnicTotals FlowManager::TotalsAll() const {
 FlowManagerStats FlowManager::stats() const {
   absl::MutexLock lock(&mu_);
   FlowManagerStats s = stats_;
-  s.flows = flows_.size();
-  s.software_flows = flows_.size() - by_handle_.size();
+  s.flows = slot_by_id_.size();
+  s.software_flows = slot_by_id_.size() - by_handle_.size();
   return s;
 }
 
 size_t FlowManager::RemovePair(FlowId id) {
-  const FlowId reverse = flows_.at(id).reverse_id;
+  const FlowId reverse = At(SlotOf(id)).reverse_id;
   RemoveOne(id);
-  if (reverse != 0 && flows_.contains(reverse)) {
+  if (reverse != 0 && slot_by_id_.contains(reverse)) {
     RemoveOne(reverse);
     return 2;
   }
@@ -320,8 +470,9 @@ size_t FlowManager::RemovePair(FlowId id) {
 }
 
 void FlowManager::RemoveOne(FlowId id) {
-  auto it = flows_.find(id);
-  Direction& d = it->second;
+  auto it = slot_by_id_.find(id);
+  const uint32_t slot = it->second;
+  Direction& d = At(slot);
   if (d.handle.has_value()) {
     if (absl::Status status = device_.DestroyRule(*d.handle); !status.ok()) {
       ++stats_.device_errors;
@@ -329,27 +480,21 @@ void FlowManager::RemoveOne(FlowId id) {
     }
     by_handle_.erase(d.handle->value);
   }
-  for (const Dependency& dep : d.dependencies) {
-    if (auto deps = by_dependency_.find(dep); deps != by_dependency_.end()) {
-      deps->second.erase(id);
-      if (deps->second.empty()) {
-        by_dependency_.erase(deps);
-      }
-    }
-  }
-  if (auto m = by_match_.find(d.rule.match); m != by_match_.end() && m->second == id) {
-    by_match_.erase(m);
-  }
+  UnlinkAll(d);
+  by_match_.erase(slot);
   VnicTotals& retired = retired_[d.vnic];
   retired.packets += d.packets;
   retired.bytes += d.bytes;
   // The reverse direction must not point at a removed id.
   if (d.reverse_id != 0) {
-    if (auto partner = flows_.find(d.reverse_id); partner != flows_.end()) {
-      partner->second.reverse_id = 0;
+    if (const uint32_t partner = SlotOf(d.reverse_id); partner != kNoLink) {
+      At(partner).reverse_id = 0;
     }
   }
-  flows_.erase(it);
+  slot_by_id_.erase(it);
+  d.id = 0;
+  d.handle.reset();
+  free_slots_.push_back(slot);
 }
 
 FlowInfo FlowManager::Snapshot(const Direction& d) const {

@@ -22,14 +22,17 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
 #include "flowrules/rule.h"
 #include "soc_agent/device/flow_device.h"
 
@@ -110,6 +113,17 @@ class FlowManager {
   // device refusals turn into software flows.
   absl::StatusOr<FlowId> Install(const FlowSpec& spec);
 
+  struct InstallResult {
+    absl::StatusOr<FlowId> id;  // the forward direction's id, or INVALID_ARGUMENT
+    bool created = false;       // false: the flow was installed already (a racing exception)
+  };
+  // Installs a burst of flows with one FlowDevice::CreateRules call. The outcome is that of
+  // Install on each spec in order: result[i] belongs to specs[i]; a spec whose forward match is
+  // installed already (before the batch or by an earlier spec of it) keeps that flow (created =
+  // false); each direction the device refuses becomes a software flow on its own, exactly as
+  // with Install (the other direction and the other flows of the batch are unaffected).
+  std::vector<InstallResult> InstallBatch(absl::Span<const FlowSpec* const> specs);
+
   // The installed direction whose rule matches exactly `match` (the slow path builds matches
   // the same way for a packet as for a rule), if any.
   std::optional<FlowInfo> Lookup(const flowrules::Match& match) const;
@@ -146,22 +160,83 @@ class FlowManager {
   FlowManagerStats stats() const;
 
  private:
+  // One direction. Directions live in a slab of fixed chunks (no move when the table grows, and
+  // a freed slot keeps its vectors' capacity for the next flow); `id == 0` marks a free slot.
   struct Direction {
     FlowId id = 0;
     FlowId reverse_id = 0;
     std::string vnic;
     flowrules::Rule rule;
-    std::optional<device::RuleHandle> handle;  // unset: software flow
+    size_t match_hash = 0;                     // absl::Hash of rule.match, computed once
+    std::optional<device::RuleHandle> handle;  // unset: software flow (or not yet created)
     std::string software_reason;
     uint64_t packets = 0;
     uint64_t bytes = 0;
     bool aged = false;
     uint64_t revision = 0;
-    std::vector<Dependency> dependencies;
+    // Links of this direction into its dependencies' lists. A pair's dependencies are held by
+    // its forward direction only (a pair is always removed whole).
+    std::vector<uint32_t> links;
+  };
+  static constexpr uint32_t kChunkBits = 12;  // 4096 directions per chunk
+  static constexpr uint32_t kNoLink = 0xffffffffu;
+  // An interned dependency: the doubly linked list of the links of the directions holding it.
+  struct DependencyList {
+    Dependency dependency;
+    uint32_t head = kNoLink;
+    uint32_t size = 0;
+  };
+  struct Link {
+    uint32_t dependency = 0;  // index into dependencies_
+    uint32_t slot = 0;        // the direction holding it
+    uint32_t prev = kNoLink;
+    uint32_t next = kNoLink;
+  };
+  // A match looked up by value: the index holds slots and compares them through the slab.
+  struct MatchKey {
+    const flowrules::Match* match;
+    size_t hash;
+  };
+  struct SlotHash {
+    using is_transparent = void;
+    const FlowManager* manager;
+    size_t operator()(uint32_t slot) const { return manager->At(slot).match_hash; }
+    size_t operator()(const MatchKey& key) const { return key.hash; }
+  };
+  struct SlotEq {
+    using is_transparent = void;
+    const FlowManager* manager;
+    bool operator()(uint32_t a, uint32_t b) const { return a == b; }
+    bool operator()(uint32_t slot, const MatchKey& key) const {
+      const Direction& d = manager->At(slot);
+      return d.match_hash == key.hash && d.rule.match == *key.match;
+    }
+    bool operator()(const MatchKey& key, uint32_t slot) const { return (*this)(slot, key); }
   };
 
-  FlowId InstallDirection(const DirectionSpec& spec, const FlowSpec& flow, FlowId reverse_id)
+  Direction& At(uint32_t slot) {
+    return chunks_[slot >> kChunkBits][slot & ((1u << kChunkBits) - 1)];
+  }
+  const Direction& At(uint32_t slot) const {
+    return chunks_[slot >> kChunkBits][slot & ((1u << kChunkBits) - 1)];
+  }
+  static MatchKey KeyOf(const flowrules::Match& match) {
+    return MatchKey{&match, absl::Hash<flowrules::Match>{}(match)};
+  }
+  // Slot of the installed direction with this match, or kNoLink.
+  uint32_t FindMatch(const MatchKey& key) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  uint32_t SlotOf(FlowId id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Validates a spec (the checks Install reports as INVALID_ARGUMENT).
+  static absl::Status CheckSpec(const FlowSpec& spec);
+  // Enters both directions of a new flow in the table, without device rules yet, and queues
+  // them to pending_. Returns the forward slot.
+  uint32_t AddFlow(const FlowSpec& spec) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  uint32_t AddDirection(const DirectionSpec& spec, const FlowSpec& flow, FlowId reverse_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Creates the device rules of pending_ in one call (entries removed meanwhile are skipped).
+  void CreatePending() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void LinkDependency(uint32_t slot, const Dependency& dep) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void UnlinkAll(Direction& d) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Removes a direction and its reverse from the device and the table.
   size_t RemovePair(FlowId id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RemoveOne(FlowId id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -172,10 +247,24 @@ class FlowManager {
 
   mutable absl::Mutex mu_;
   FlowId next_id_ ABSL_GUARDED_BY(mu_) = 1;
-  absl::flat_hash_map<FlowId, Direction> flows_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<flowrules::Match, FlowId> by_match_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<uint64_t, FlowId> by_handle_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<Dependency, absl::flat_hash_set<FlowId>> by_dependency_ ABSL_GUARDED_BY(mu_);
+  // Guarded by mu_ (read through At, which the match index hashes with).
+  std::vector<std::unique_ptr<Direction[]>> chunks_;
+  uint32_t slots_used_ ABSL_GUARDED_BY(mu_) = 0;  // slots ever handed out
+  std::vector<uint32_t> free_slots_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<FlowId, uint32_t> slot_by_id_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<uint32_t, SlotHash, SlotEq> by_match_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, uint32_t> by_handle_ ABSL_GUARDED_BY(mu_);  // handle -> slot
+  std::vector<DependencyList> dependencies_ ABSL_GUARDED_BY(mu_);
+  std::vector<uint32_t> free_dependencies_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<Dependency, uint32_t> dependency_index_ ABSL_GUARDED_BY(mu_);
+  std::vector<Link> links_ ABSL_GUARDED_BY(mu_);
+  std::vector<uint32_t> free_links_ ABSL_GUARDED_BY(mu_);
+  struct Pending {
+    uint32_t slot;
+    FlowId id;  // the direction the slot held when queued
+  };
+  std::vector<Pending> pending_ ABSL_GUARDED_BY(mu_);  // scratch of InstallBatch
+  std::vector<const flowrules::Rule*> pending_rules_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, VnicTotals> retired_ ABSL_GUARDED_BY(mu_);
   uint64_t applied_revision_ ABSL_GUARDED_BY(mu_) = 0;
   FlowManagerStats stats_ ABSL_GUARDED_BY(mu_);

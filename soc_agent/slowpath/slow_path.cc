@@ -154,14 +154,57 @@ size_t SlowPath::PollOnce() {
   size_t handled = 0;
   rte_mbuf* burst[64];
   const uint16_t n_max = std::min<uint16_t>(options_.burst_size, 64);
+  if (pending_.size() < n_max) {
+    pending_.resize(n_max);
+  }
   for (uint16_t port : poll_ports_) {
     const uint16_t n = rte_eth_rx_burst(port, 0, burst, n_max);
     for (uint16_t i = 0; i < n; ++i) {
       Handle(port, burst[i]);
     }
+    if (num_pending_ > 0) {
+      InstallPending();
+    }
     handled += n;
   }
   return handled;
+}
+
+void SlowPath::InstallPending() {
+  pending_specs_.clear();
+  for (size_t i = 0; i < num_pending_; ++i) {
+    pending_specs_.push_back(&pending_[i].decision.flow);
+  }
+  const std::vector<flows::FlowManager::InstallResult> results =
+      flows_.InstallBatch(pending_specs_);
+  for (size_t i = 0; i < num_pending_; ++i) {
+    PendingSetup& p = pending_[i];
+    const flowrules::Rule& rule = p.decision.flow.forward.rule;
+    if (!results[i].id.ok()) {
+      SPDLOG_ERROR("slow path: flow {} not installed: {}", rule.ToString(),
+                   results[i].id.status().ToString());
+    } else if (!results[i].created) {
+      // Another packet of this burst set the flow up already: forward this one as a packet of
+      // an installed flow (as if it had been looked up after the first one's setup).
+      std::optional<flows::FlowInfo> flow = flows_.Lookup(rule.match);
+      const uint32_t length = rte_pktmbuf_pkt_len(p.packet);
+      if (Forward(flow.has_value() ? flow->rule.actions : rule.actions, p.packet)) {
+        Bump(counters_.software_packets);
+        if (flow.has_value() && flow->in_software) {
+          flows_.CountSoftwarePacket(flow->id, length);
+        }
+      }
+      p.packet = nullptr;
+      continue;
+    } else {
+      Bump(counters_.flow_setups);
+    }
+    if (Forward(rule.actions, p.packet)) {
+      Bump(counters_.first_packets);
+    }
+    p.packet = nullptr;
+  }
+  num_pending_ = 0;
 }
 
 uint32_t SlowPath::LimiterSlot(uint16_t in_port) const {
@@ -239,16 +282,10 @@ void SlowPath::Handle(uint16_t in_port, rte_mbuf* m) {
       return;
     }
     case Decision::Verdict::kForward: {
-      absl::StatusOr<flows::FlowId> id = flows_.Install(decision.flow);
-      if (!id.ok()) {
-        SPDLOG_ERROR("slow path: flow {} not installed: {}", decision.flow.forward.rule.ToString(),
-                     id.status().ToString());
-      } else {
-        Bump(counters_.flow_setups);
-      }
-      if (Forward(decision.flow.forward.rule.actions, m)) {
-        Bump(counters_.first_packets);
-      }
+      // Installed with the rest of the burst's new flows, then forwarded (InstallPending).
+      PendingSetup& p = pending_[num_pending_++];
+      p.packet = m;
+      p.decision = std::move(decision);
       return;
     }
   }

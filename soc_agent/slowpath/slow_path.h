@@ -75,7 +75,12 @@ class SlowPath {
   uint64_t replica_revision() const { return replica_revision_.load(); }
 
  private:
+  // Handles one exception packet; a new flow's packet is queued to pending_ (installed and
+  // forwarded by InstallPending at the end of the burst), everything else is done here.
   void Handle(uint16_t in_port, rte_mbuf* packet);
+  // Installs the flows of the burst's new-flow packets with one FlowManager::InstallBatch call,
+  // then forwards each packet with its flow's actions.
+  void InstallPending();
   // Applies `actions` to the packet and transmits it where its fate says; consumes the mbuf.
   // Returns true when the packet was sent.
   bool Forward(const std::vector<flowrules::Action>& actions, rte_mbuf* packet);
@@ -92,6 +97,15 @@ class SlowPath {
   DecisionEngine engine_;
   ExceptionLimiter limiter_;
   std::vector<uint16_t> poll_ports_;
+
+  // New flows of the current burst (slow-path thread only; reused between bursts).
+  struct PendingSetup {
+    rte_mbuf* packet = nullptr;
+    Decision decision;
+  };
+  std::vector<PendingSetup> pending_;
+  size_t num_pending_ = 0;
+  std::vector<const flows::FlowSpec*> pending_specs_;
 
   absl::Mutex queue_mu_;
   std::deque<policy::PolicyBatch> queue_ ABSL_GUARDED_BY(queue_mu_);

@@ -242,12 +242,19 @@ bool MakeAnswer(uint8_t* p, uint32_t len, bool swap_addresses) {
     return false;
   }
   if (swap_addresses) {
-    std::swap(h.eth->src_addr, h.eth->dst_addr);
-    std::swap(h.ip->src_addr, h.ip->dst_addr);
+    // By value: the headers are packed, and g++ binds no reference to a packed field.
+    const rte_ether_addr mac = h.eth->src_addr;
+    h.eth->src_addr = h.eth->dst_addr;
+    h.eth->dst_addr = mac;
+    const rte_be32_t ip = h.ip->src_addr;
+    h.ip->src_addr = h.ip->dst_addr;
+    h.ip->dst_addr = ip;
     if (udp) {
       // Ones' complement sums do not depend on order: the UDP checksum stays valid.
       auto* u = reinterpret_cast<rte_udp_hdr*>(h.l4);
-      std::swap(u->src_port, u->dst_port);
+      const rte_be16_t port = u->src_port;
+      u->src_port = u->dst_port;
+      u->dst_port = port;
     }
   }
   h.ip->time_to_live = 64;

@@ -598,6 +598,63 @@ TEST_F(SoftAsicTest, FlowDeviceInstallsCompiledRulesAndReadsCountersInBatches) {
   EXPECT_EQ(device.QueryCounters({*b, *a}).status().code(), absl::StatusCode::kNotFound);
 }
 
+// FlowDevice::CreateRules on the softasic: one call, each rule on its own merits. A refused rule
+// (malformed, a duplicate of an earlier rule of the batch, an item the softasic cannot execute)
+// is not installed and does not stop the others, which forward.
+TEST_F(SoftAsicTest, FlowDeviceCreateRulesInstallsEveryAcceptedRuleOfTheBatch) {
+  StartEal();
+  MakeSwitch();
+  SoftAsicFlowDevice device(*sa_);
+  auto ports = device.ListPorts();
+  ASSERT_TRUE(ports.ok());
+  flowrules::Rule to_uplink;
+  to_uplink.match.represented_port = (*ports)[1].representor_port_id;
+  to_uplink.match.outer.ipv4_dst = flowrules::Ipv4Prefix{flowrules::Ipv4Address{0x0a000002}, 32};
+  to_uplink.match.outer.ip_protocol = 17;
+  to_uplink.match.outer.l4_dst_port = 2000;
+  to_uplink.actions = {flowrules::CountAction{}, flowrules::AgeAction{30},
+                       flowrules::RepresentedPortAction{(*ports)[0].representor_port_id}};
+  flowrules::Rule no_fate = to_uplink;
+  no_fate.match.outer.l4_dst_port = 2002;
+  no_fate.actions = {flowrules::CountAction{}};
+  flowrules::Rule to_vf1 = to_uplink;
+  to_vf1.match.outer.l4_dst_port = 2001;
+  to_vf1.actions = {flowrules::CountAction{},
+                    flowrules::RepresentedPortAction{(*ports)[2].representor_port_id}};
+  flowrules::Rule icmp6;
+  icmp6.match.outer.ipv6_dst = flowrules::Ipv6Prefix{flowrules::Ipv6Address{{0xfd}}, 64};
+  icmp6.match.outer.ip_protocol = 58;
+  icmp6.match.outer.icmp_type = 128;
+  icmp6.actions = {flowrules::DropAction{}};
+  const std::vector<const flowrules::Rule*> batch = {&to_uplink, &no_fate, &to_uplink, &to_vf1,
+                                                     &icmp6};
+  std::vector<absl::StatusOr<RuleHandle>> results = device.CreateRules(batch);
+  ASSERT_THAT(results, SizeIs(5));
+  ASSERT_TRUE(results[0].ok()) << results[0].status();
+  EXPECT_EQ(results[1].status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(results[1].status().message(), flowrules::Validate(no_fate).message());
+  EXPECT_EQ(results[2].status().code(), absl::StatusCode::kAlreadyExists);
+  ASSERT_TRUE(results[3].ok()) << results[3].status();
+  EXPECT_EQ(results[4].status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(results[4].status().message(), HasSubstr("ICMP6"));
+  EXPECT_EQ(sa_->TableStats().rules, 2u);
+
+  Udp4 p;
+  p.dst_port = 2000;
+  const Bytes first = BuildUdp4(p);
+  p.dst_port = 2001;
+  const Bytes second = BuildUdp4(p);
+  Send(vf0_, first, 3);
+  Send(vf0_, second, 2);
+  sa_->PollOnce();
+  EXPECT_THAT(uplink_.Drain(), ElementsAre(first, first, first));
+  EXPECT_THAT(vf1_.Drain(), ElementsAre(second, second));
+  auto counters = device.QueryCounters({*results[0], *results[3]});
+  ASSERT_TRUE(counters.ok()) << counters.status();
+  EXPECT_THAT(*counters, ElementsAre(RuleCounters{true, 3, 3 * first.size()},
+                                     RuleCounters{true, 2, 2 * second.size()}));
+}
+
 // The DPDK telemetry command, read over EAL's telemetry socket like dpdk-telemetry.py does.
 TEST_F(SoftAsicTest, TelemetryCommandReportsTableAndPortCounters) {
   // TestEalArgs turns telemetry off; this test needs it on.

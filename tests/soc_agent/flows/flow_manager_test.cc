@@ -225,5 +225,113 @@ TEST_F(FlowManagerTest, ListPaginatesAndFiltersByVnic) {
   manager_.Flush("");
 }
 
+// A device whose batched call is observed directly (the plain mock runs FlowDevice's default
+// CreateRules, i.e. one CreateRule per rule).
+class BatchingFlowDevice : public MockFlowDevice {
+ public:
+  MOCK_METHOD(std::vector<absl::StatusOr<RuleHandle>>, CreateRules,
+              (absl::Span<const flowrules::Rule* const> rules), (override));
+};
+
+MATCHER_P(PointsTo, rule, "") { return *arg == rule; }
+
+TEST(FlowManagerBatchTest, InstallBatchIsOneDeviceCallWithPerDirectionFallback) {
+  StrictMock<BatchingFlowDevice> device;
+  FlowManager manager(device, FlowManager::Options{.age_seconds = 10});
+  const FlowSpec a = Pair(0x0a000001, 0x0a000002);
+  const FlowSpec b = Pair(0x0a000001, 0x0a000003);
+  // a, b, and a again (a second packet of a's flow in the same burst).
+  const std::vector<const FlowSpec*> batch = {&a, &b, &a};
+  EXPECT_CALL(device, CreateRules(ElementsAre(PointsTo(Installed(a.forward.rule, 10)),
+                                              PointsTo(Installed(a.reverse->rule, 10)),
+                                              PointsTo(Installed(b.forward.rule, 10)),
+                                              PointsTo(Installed(b.reverse->rule, 10)))))
+      .WillOnce(Return(std::vector<absl::StatusOr<RuleHandle>>{
+          RuleHandle{1}, RuleHandle{2}, RuleHandle{3},
+          absl::ResourceExhaustedError("table full (4 rules)")}));
+  const std::vector<FlowManager::InstallResult> results = manager.InstallBatch(batch);
+  ASSERT_THAT(results, SizeIs(3));
+  ASSERT_TRUE(results[0].id.ok() && results[1].id.ok() && results[2].id.ok());
+  EXPECT_TRUE(results[0].created);
+  EXPECT_TRUE(results[1].created);
+  EXPECT_FALSE(results[2].created);
+  EXPECT_EQ(*results[2].id, *results[0].id);
+
+  // b's refused reverse is a software flow; every other direction is in the device.
+  EXPECT_FALSE(manager.Lookup(a.forward.rule.match)->in_software);
+  EXPECT_FALSE(manager.Lookup(a.reverse->rule.match)->in_software);
+  EXPECT_FALSE(manager.Lookup(b.forward.rule.match)->in_software);
+  const auto b_reverse = manager.Lookup(b.reverse->rule.match);
+  ASSERT_TRUE(b_reverse.has_value());
+  EXPECT_TRUE(b_reverse->in_software);
+  EXPECT_THAT(b_reverse->software_reason, HasSubstr("table full"));
+  EXPECT_EQ(b_reverse->reverse_id, *results[1].id);
+  const FlowManagerStats stats = manager.stats();
+  EXPECT_EQ(stats.flows, 4u);
+  EXPECT_EQ(stats.software_flows, 1u);
+  EXPECT_EQ(stats.refused, 1u);
+  EXPECT_EQ(stats.installs, 2u);
+
+  // Dependencies were recorded per flow: invalidating b's security group removes exactly b.
+  EXPECT_CALL(device, DestroyRule(RuleHandle{3})).WillOnce(Return(absl::OkStatus()));
+  const FlowSpec c = Pair(0x0a000001, 0x0a000004, "db");
+  EXPECT_CALL(device, CreateRules(SizeIs(2)))
+      .WillOnce(Return(std::vector<absl::StatusOr<RuleHandle>>{RuleHandle{4}, RuleHandle{5}}));
+  ASSERT_TRUE(manager.Install(c).ok());
+  EXPECT_CALL(device, DestroyRule(RuleHandle{4})).WillOnce(Return(absl::OkStatus()));
+  EXPECT_CALL(device, DestroyRule(RuleHandle{5})).WillOnce(Return(absl::OkStatus()));
+  EXPECT_EQ(manager.Invalidate({{Dependency::Kind::kSecurityGroup, "db"}}, 3), 2u);
+  EXPECT_TRUE(manager.Lookup(b.forward.rule.match).has_value());
+  EXPECT_CALL(device, DestroyRule(RuleHandle{1})).WillOnce(Return(absl::OkStatus()));
+  EXPECT_CALL(device, DestroyRule(RuleHandle{2})).WillOnce(Return(absl::OkStatus()));
+  EXPECT_EQ(manager.Invalidate({{Dependency::Kind::kVnic, "vm-b"}}, 4), 4u);
+  EXPECT_EQ(manager.stats().flows, 0u);
+}
+
+TEST(FlowManagerBatchTest, AFlowReplacedLaterInTheBatchNeverReachesTheDevice) {
+  StrictMock<BatchingFlowDevice> device;
+  FlowManager manager(device, FlowManager::Options{.age_seconds = 10});
+  // c's reverse direction is a's forward match: as with two Install calls, c replaces a.
+  const FlowSpec a = Pair(0x0a000001, 0x0a000002);
+  FlowSpec c;
+  c.forward = {UdpRule(3, 0x0a000009, 0x0a000008, 1), "vm-c"};
+  c.reverse = DirectionSpec{a.forward.rule, "vm-a"};
+  c.dependencies = {{Dependency::Kind::kVnic, "vm-c"}};
+  const std::vector<const FlowSpec*> batch = {&a, &c};
+  EXPECT_CALL(device, CreateRules(ElementsAre(PointsTo(Installed(c.forward.rule, 10)),
+                                              PointsTo(Installed(c.reverse->rule, 10)))))
+      .WillOnce(Return(std::vector<absl::StatusOr<RuleHandle>>{RuleHandle{7}, RuleHandle{8}}));
+  const auto results = manager.InstallBatch(batch);
+  ASSERT_TRUE(results[1].id.ok());
+  EXPECT_FALSE(manager.Lookup(a.reverse->rule.match).has_value());
+  const auto reverse = manager.Lookup(a.forward.rule.match);
+  ASSERT_TRUE(reverse.has_value());
+  EXPECT_EQ(reverse->reverse_id, *results[1].id);
+  EXPECT_EQ(reverse->vnic, "vm-a");  // now c's reverse direction
+  EXPECT_EQ(manager.stats().flows, 2u);
+  EXPECT_CALL(device, DestroyRule(_)).Times(2).WillRepeatedly(Return(absl::OkStatus()));
+  EXPECT_EQ(manager.Flush(""), 2u);
+}
+
+// FlowDevice's default CreateRules: one CreateRule per rule, in order, each on its own.
+TEST(FlowDeviceTest, DefaultCreateRulesCallsCreateRuleInOrderAndKeepsGoingAfterARefusal) {
+  StrictMock<MockFlowDevice> device;
+  const flowrules::Rule r1 = UdpRule(1, 1, 2, 2), r2 = UdpRule(1, 1, 3, 2),
+                        r3 = UdpRule(1, 1, 4, 2);
+  {
+    InSequence order;
+    EXPECT_CALL(device, CreateRule(r1)).WillOnce(Return(RuleHandle{1}));
+    EXPECT_CALL(device, CreateRule(r2)).WillOnce(Return(absl::UnimplementedError("no")));
+    EXPECT_CALL(device, CreateRule(r3)).WillOnce(Return(RuleHandle{3}));
+  }
+  const std::vector<const flowrules::Rule*> rules = {&r1, &r2, &r3};
+  device::FlowDevice& base = device;
+  const auto results = base.CreateRules(rules);
+  ASSERT_THAT(results, SizeIs(3));
+  EXPECT_EQ(*results[0], RuleHandle{1});
+  EXPECT_EQ(results[1].status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(*results[2], RuleHandle{3});
+}
+
 }  // namespace
 }  // namespace nicswitch::flows

@@ -328,6 +328,30 @@ TEST(ProbedFlowDeviceTest, GatesOnlyRefusedShapesAndPassesEverythingElseToTheDev
   EXPECT_TRUE(CheckMandatoryShapes(DeviceCapabilities::AllSupported()).ok());
 }
 
+TEST(ProbedFlowDeviceTest, BatchSendsOnlyOffloadedShapesToTheDeviceAndKeepsTheOrder) {
+  StrictMock<MockFlowDevice> device;
+  DeviceCapabilities caps = DeviceCapabilities::AllSupported();
+  caps.Set(ShapeCapability{RuleShape::kUplinkToVfDecap, false, false, ENOTSUP, "no decap"});
+  ProbedFlowDevice probed(device, caps);
+  const flowrules::Rule decap = SampleRule(RuleShape::kUplinkToVfDecap, Samples());
+  const flowrules::Rule local = SampleRule(RuleShape::kVfToVf, Samples());
+  flowrules::Rule odd = local;
+  odd.actions.back() = flowrules::JumpAction{3};
+
+  // The mock's CreateRules is FlowDevice's default: one CreateRule per rule, in order.
+  InSequence in_order;
+  EXPECT_CALL(device, CreateRule(local)).WillOnce(Return(RuleHandle{7}));
+  EXPECT_CALL(device, CreateRule(odd)).WillOnce(Return(absl::ResourceExhaustedError("full")));
+  const std::vector<const flowrules::Rule*> batch = {&decap, &local, &decap, &odd};
+  const auto results = probed.CreateRules(batch);
+  ASSERT_EQ(results.size(), 4u);
+  EXPECT_EQ(results[0].status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(*results[1], RuleHandle{7});
+  EXPECT_EQ(results[2].status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(results[3].status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(probed.software_rules(RuleShape::kUplinkToVfDecap), 2u);
+}
+
 TEST(DeviceRefusalTest, RoundTripsThroughAStatus) {
   absl::Status status = absl::UnimplementedError("long message");
   EXPECT_EQ(RefusalOf(status).error_number, 0);
