@@ -173,16 +173,19 @@ absl::Status Invalid(absl::string_view field, absl::string_view message) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", message));
 }
 
+// `layer` and `name` make the field's name, built only on error (Validate runs per flow setup).
 template <typename Address, int kBits>
-absl::Status CheckPrefix(const Prefix<Address, kBits>& p, absl::string_view field) {
+absl::Status CheckPrefix(const Prefix<Address, kBits>& p, absl::string_view layer,
+                         absl::string_view name) {
+  const auto field = [&] { return absl::StrCat(layer, ".", name); };
   if (p.length > kBits) {
-    return Invalid(field, absl::StrCat(p.address.ToString(), "/", p.length, " prefix length ",
-                                       p.length, " exceeds ", kBits));
+    return Invalid(field(), absl::StrCat(p.address.ToString(), "/", p.length, " prefix length ",
+                                         p.length, " exceeds ", kBits));
   }
   if (p.length == 0) {
-    return Invalid(field, absl::StrCat(p.address.ToString(),
-                                       "/0 matches every address; leave "
-                                       "the field unset instead"));
+    return Invalid(field(), absl::StrCat(p.address.ToString(),
+                                         "/0 matches every address; leave "
+                                         "the field unset instead"));
   }
   bool host_bits = false;
   if constexpr (kBits == 32) {
@@ -193,20 +196,21 @@ absl::Status CheckPrefix(const Prefix<Address, kBits>& p, absl::string_view fiel
     for (int i = 0; i < 16; ++i) host_bits |= (p.address.bytes[i] & ~mask[i]) != 0;
   }
   if (host_bits) {
-    return Invalid(field, absl::StrCat(p.address.ToString(), "/", p.length, " has host bits set"));
+    return Invalid(field(),
+                   absl::StrCat(p.address.ToString(), "/", p.length, " has host bits set"));
   }
   return absl::OkStatus();
 }
 
-absl::Status CheckLayer(const HeaderMatch& m, const std::string& name, bool vxlan_outer) {
+absl::Status CheckLayer(const HeaderMatch& m, absl::string_view name, bool vxlan_outer) {
   auto field = [&](absl::string_view f) { return absl::StrCat(name, ".", f); };
   if (m.vlan_id && *m.vlan_id > 0xfff) {
     return Invalid(field("vlan_id"), absl::StrCat(*m.vlan_id, " exceeds 12 bits"));
   }
-  if (m.ipv4_src) RETURN_IF_ERROR(CheckPrefix(*m.ipv4_src, field("ipv4_src")));
-  if (m.ipv4_dst) RETURN_IF_ERROR(CheckPrefix(*m.ipv4_dst, field("ipv4_dst")));
-  if (m.ipv6_src) RETURN_IF_ERROR(CheckPrefix(*m.ipv6_src, field("ipv6_src")));
-  if (m.ipv6_dst) RETURN_IF_ERROR(CheckPrefix(*m.ipv6_dst, field("ipv6_dst")));
+  if (m.ipv4_src) RETURN_IF_ERROR(CheckPrefix(*m.ipv4_src, name, "ipv4_src"));
+  if (m.ipv4_dst) RETURN_IF_ERROR(CheckPrefix(*m.ipv4_dst, name, "ipv4_dst"));
+  if (m.ipv6_src) RETURN_IF_ERROR(CheckPrefix(*m.ipv6_src, name, "ipv6_src"));
+  if (m.ipv6_dst) RETURN_IF_ERROR(CheckPrefix(*m.ipv6_dst, name, "ipv6_dst"));
   const bool has_v4 = m.ipv4_src || m.ipv4_dst;
   const bool has_v6 = m.ipv6_src || m.ipv6_dst;
   if (has_v4 && has_v6) {
@@ -298,17 +302,17 @@ absl::Status Validate(const Rule& rule, const ValidationLimits& limits) {
   bool seen[std::variant_size_v<Action>] = {};
   for (size_t i = 0; i < rule.actions.size(); ++i) {
     const Action& action = rule.actions[i];
-    const std::string field = ActionField(i, action);
+    const auto field = [&] { return ActionField(i, action); };  // built only on error
     if (IsFateAction(action)) {
       if (fate) {
         return Invalid(
-            field, absl::StrCat("a second fate action; ", ActionField(*fate, rule.actions[*fate]),
-                                " already decides the packet's fate"));
+            field(), absl::StrCat("a second fate action; ", ActionField(*fate, rule.actions[*fate]),
+                                  " already decides the packet's fate"));
       }
       fate = i;
     } else {
       if (seen[action.index()]) {
-        return Invalid(field, absl::StrCat("duplicate ", ActionName(action), " action"));
+        return Invalid(field(), absl::StrCat("duplicate ", ActionName(action), " action"));
       }
       seen[action.index()] = true;
     }
@@ -316,48 +320,50 @@ absl::Status Validate(const Rule& rule, const ValidationLimits& limits) {
         [&](const auto& a) -> absl::Status {
           using T = std::decay_t<decltype(a)>;
           if constexpr (std::is_same_v<T, AgeAction>) {
-            if (a.seconds == 0) return Invalid(field, "age of 0 seconds");
+            if (a.seconds == 0) return Invalid(field(), "age of 0 seconds");
             if (a.seconds > internal::kMaxAgeSeconds) {
-              return Invalid(field, absl::StrCat("age ", a.seconds, " exceeds 24 bits"));
+              return Invalid(field(), absl::StrCat("age ", a.seconds, " exceeds 24 bits"));
             }
           } else if constexpr (std::is_same_v<T, VxlanEncapAction>) {
             if (a.vni > internal::kMaxVni) {
-              return Invalid(field, absl::StrCat("vni ", a.vni, " exceeds 24 bits"));
+              return Invalid(field(), absl::StrCat("vni ", a.vni, " exceeds 24 bits"));
             }
-            if (a.udp_src == 0) return Invalid(field, "udp_src 0 is not a valid source port");
-            if (a.udp_dst == 0) return Invalid(field, "udp_dst 0 is not a valid port");
-            if (a.ttl == 0) return Invalid(field, "ttl 0");
+            if (a.udp_src == 0) return Invalid(field(), "udp_src 0 is not a valid source port");
+            if (a.udp_dst == 0) return Invalid(field(), "udp_dst 0 is not a valid port");
+            if (a.ttl == 0) return Invalid(field(), "ttl 0");
             encap = i;
           } else if constexpr (std::is_same_v<T, VxlanDecapAction>) {
             if (!match.vxlan) {
-              return Invalid(field, "decap on a rule that does not match vxlan (set match.vxlan)");
+              return Invalid(field(),
+                             "decap on a rule that does not match vxlan (set match.vxlan)");
             }
           } else if constexpr (std::is_same_v<T, RepresentedPortAction> ||
                                std::is_same_v<T, PortRepresentorAction>) {
             if (a.port_id > limits.max_port_id) {
-              return Invalid(field,
+              return Invalid(field(),
                              absl::StrCat("port_id ", a.port_id, " exceeds the maximum port id ",
                                           limits.max_port_id));
             }
             if (!transfer) {
-              return Invalid(field, absl::StrCat("port_id ", a.port_id, " needs a transfer rule"));
+              return Invalid(field(),
+                             absl::StrCat("port_id ", a.port_id, " needs a transfer rule"));
             }
           } else if constexpr (std::is_same_v<T, JumpAction>) {
             if (a.group > limits.max_group) {
-              return Invalid(field, absl::StrCat("group ", a.group, " exceeds the maximum ",
-                                                 limits.max_group));
+              return Invalid(field(), absl::StrCat("group ", a.group, " exceeds the maximum ",
+                                                   limits.max_group));
             }
             if (a.group == rule.group) {
-              return Invalid(field,
+              return Invalid(field(),
                              absl::StrCat("group ", a.group, " is the rule's own group (a loop)"));
             }
           } else if constexpr (std::is_same_v<T, QueueAction>) {
             if (a.index > limits.max_queue_index) {
-              return Invalid(field, absl::StrCat("index ", a.index, " exceeds the maximum ",
-                                                 limits.max_queue_index));
+              return Invalid(field(), absl::StrCat("index ", a.index, " exceeds the maximum ",
+                                                   limits.max_queue_index));
             }
             if (rule.direction != Direction::kIngress) {
-              return Invalid(field, absl::StrCat("index ", a.index, " needs an ingress rule"));
+              return Invalid(field(), absl::StrCat("index ", a.index, " needs an ingress rule"));
             }
           }
           return absl::OkStatus();

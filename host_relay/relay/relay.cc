@@ -687,11 +687,6 @@ uint32_t Relay::Impl::PollRx(QueuePair& p) {
   }
   const uint16_t n = rte_eth_rx_burst(port_, p.index, pkts, burst);
   const bool mergeable = features_ & (1ULL << kFeatureMrgRxbuf);
-  if (p.zc_pool != nullptr) {
-    for (uint16_t i = 0; i < n; ++i) {
-      p.zc_pool->PrefetchForComplete(pkts[i]);
-    }
-  }
   for (uint16_t i = 0; i < n; ++i) {
     if (p.zc_pool != nullptr) {
       p.zc_pool->Complete(pkts[i]);

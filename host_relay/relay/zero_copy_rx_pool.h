@@ -50,16 +50,6 @@ class ZeroCopyRxPool {
   // true when delivered; false when dropped (counted; its chains are kept for reuse).
   bool Complete(rte_mbuf* pkt);
 
-  // Starts fetching, for writing, the guest buffer lines Complete(pkt) will write (the
-  // virtio-net header): called for a whole burst first, the cache misses overlap instead of
-  // stalling one packet at a time. The lines usually sit in the guest's core's cache.
-  void PrefetchForComplete(const rte_mbuf* pkt) const {
-    if (pkt->pool == mp_) {
-      const uint8_t* data = rte_pktmbuf_mtod(pkt, const uint8_t*);
-      __builtin_prefetch(data - hdr_len_, 1, 3);
-    }
-  }
-
   // Returns every chain the pool holds but the PMD does not (the spare list) to the guest as
   // used entries of length 0, then flushes. Returns how many chains the PMD still holds (not
   // reclaimable: the caller must stop the VF queue first).
