@@ -167,8 +167,10 @@ std::vector<std::pair<std::string, Rule>> Corpus() {
 void ExpectSameEntry(const CompiledFlow& direct, const CompiledFlow& reference) {
   EXPECT_EQ(direct.group, reference.group);
   EXPECT_EQ(direct.priority, reference.priority);
-  EXPECT_EQ(std::memcmp(direct.mask.w, reference.mask.w, sizeof(direct.mask.w)), 0) << "mask differs";
-  EXPECT_EQ(std::memcmp(direct.value.w, reference.value.w, sizeof(direct.value.w)), 0) << "value differs";
+  EXPECT_EQ(std::memcmp(direct.mask.w, reference.mask.w, sizeof(direct.mask.w)), 0)
+      << "mask differs";
+  EXPECT_EQ(std::memcmp(direct.value.w, reference.value.w, sizeof(direct.value.w)), 0)
+      << "value differs";
   EXPECT_EQ(std::memcmp(&direct.program, &reference.program, sizeof(ActionProgram)), 0)
       << "action program differs";
   EXPECT_EQ(direct.has_meter, reference.has_meter);
