@@ -49,4 +49,14 @@ std::string ErrnoName(int error_number) {
   return name != nullptr ? std::string(name) : absl::StrCat("errno ", error_number);
 }
 
+absl::Status CheckMeterProfile(uint32_t meter_id, const MeterProfile& profile) {
+  if (profile.cir_bytes_per_second == 0 || profile.cbs_bytes == 0 || profile.pbs_bytes == 0 ||
+      profile.pir_bytes_per_second < profile.cir_bytes_per_second) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("meter ", meter_id, ": need cir > 0, cbs > 0, pbs > 0 and pir >= cir (cir ",
+                     profile.cir_bytes_per_second, ", pir ", profile.pir_bytes_per_second, ")"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace nicswitch::device

@@ -84,6 +84,10 @@ DeviceRefusal RefusalOf(const absl::Status& status);
 // "ENOTSUP", "EINVAL", ... ("" for 0, "errno N" when the number has no name).
 std::string ErrnoName(int error_number);
 
+// INVALID_ARGUMENT naming `meter_id` unless cir > 0, cbs > 0, pbs > 0 and pir >= cir: what every
+// backend's CreateMeter checks first.
+absl::Status CheckMeterProfile(uint32_t meter_id, const MeterProfile& profile);
+
 class FlowDevice {
  public:
   virtual ~FlowDevice() = default;

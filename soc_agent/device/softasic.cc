@@ -1616,12 +1616,7 @@ absl::Status SoftAsic::Impl::CreateMeter(uint32_t meter_id, const MeterProfile& 
   if (meter_index_.contains(meter_id)) {
     return absl::AlreadyExistsError(absl::StrCat("meter ", meter_id, " exists"));
   }
-  if (profile.cir_bytes_per_second == 0 || profile.cbs_bytes == 0 || profile.pbs_bytes == 0 ||
-      profile.pir_bytes_per_second < profile.cir_bytes_per_second) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("meter ", meter_id, ": need cir > 0, cbs > 0, pbs > 0 and pir >= cir (cir ",
-                     profile.cir_bytes_per_second, ", pir ", profile.pir_bytes_per_second, ")"));
-  }
+  RETURN_IF_ERROR(CheckMeterProfile(meter_id, profile));
   if (free_meters_.empty()) {
     return absl::ResourceExhaustedError(
         absl::StrCat("all ", config_.max_meters, " meters are in use"));

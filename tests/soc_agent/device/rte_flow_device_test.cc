@@ -280,6 +280,13 @@ TEST_F(RteFlowDeviceTest, MetersAreTrTcmProfilesWithADropRedPolicy) {
       }));
   ASSERT_TRUE(device_->CreateMeter(7, profile).ok());
   EXPECT_EQ(device_->CreateMeter(7, profile).code(), absl::StatusCode::kAlreadyExists);
+  // Impossible profiles are refused before any rte_mtr call (the mock is strict).
+  const absl::Status pir_below_cir = device_->CreateMeter(8, MeterProfile{2000, 100, 1000, 100});
+  EXPECT_EQ(pir_below_cir.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(pir_below_cir.message(), HasSubstr("meter 8: need cir > 0, cbs > 0, pbs > 0 and pir "
+                                                 ">= cir (cir 2000, pir 1000)"));
+  EXPECT_EQ(device_->CreateMeter(9, MeterProfile{0, 100, 1000, 100}).code(),
+            absl::StatusCode::kInvalidArgument);
 
   // A rule using it; the meter cannot go while the rule exists.
   flowrules::Rule r = EncapRule();
