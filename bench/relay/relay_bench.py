@@ -11,6 +11,7 @@ counts the TSC cycles of its poll rounds that moved packets; testpmd --record-co
 its forwarding core's busy cycles per packet. Prints a table and writes JSON.
 """
 import argparse
+import glob
 import json
 import os
 import re
@@ -31,12 +32,29 @@ def wait_for(path, timeout):
     return False
 
 
-def eal(prefix, lcores, vdevs, mem=1024):
-    args = ["-l", lcores, "--no-pci", "--no-huge", "-m", str(mem), "--file-prefix", prefix,
+def eal(prefix, lcores, vdevs, mem=1024, huge=False):
+    # Hugepage-backed memory is how vhost-user guests are deployed (QEMU's memory backend on
+    # hugetlbfs): with 4 KiB pages every guest buffer the backend touches costs a TLB miss,
+    # which in a VM is a two-dimensional page walk. Same for every mode of a run.
+    args = ["-l", lcores, "--no-pci", "-m", str(mem), "--file-prefix", prefix,
             "--no-telemetry", "--log-level=lib.eal:warning"]
+    args += ["--single-file-segments"] if huge else ["--no-huge"]
     for v in vdevs:
         args += ["--vdev", v]
     return args
+
+
+def free_hugepages_mb():
+    try:
+        with open("/proc/meminfo") as f:
+            info = dict(l.split(":", 1) for l in f)
+        free = int(info["HugePages_Free"].split()[0])
+        size_kb = int(info["Hugepagesize"].split()[0])
+        with open("/proc/mounts") as f:
+            mounted = any(l.split()[2] == "hugetlbfs" for l in f if len(l.split()) > 2)
+        return free * size_kb // 1024 if mounted else 0
+    except (OSError, KeyError, ValueError):
+        return 0
 
 
 def one_run(a, mode, direction, size, tmp, run_id):
@@ -54,7 +72,8 @@ def one_run(a, mode, direction, size, tmp, run_id):
     prefix = f"relaybench-{os.getpid()}-{run_id}"
     log = open(os.path.join(tmp, f"backend-{run_id}.log"), "w+")
     if mode == "testpmd":
-        cmd = [a.testpmd] + eal(prefix + "-b", "0,1", [f"net_vhost0,iface={sock},queues=1", null]) + [
+        cmd = [a.testpmd] + eal(prefix + "-b", "0,1", [f"net_vhost0,iface={sock},queues=1", null],
+                                mem=256, huge=a.huge) + [
             "--main-lcore", "0", "--", "--forward-mode=io", "--nb-cores=1",
             "--total-num-mbufs=16384", "--record-core-cycles", "--stats-period", "0"]
         backend = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.PIPE)
@@ -62,7 +81,7 @@ def one_run(a, mode, direction, size, tmp, run_id):
         cmd = [a.relay, "--socket", sock, "--vf", null, "--stats-interval-s", "0"]
         if mode == "copy":
             cmd += ["--rx-zero-copy", "false", "--tx-zero-copy", "false"]
-        cmd += ["--"] + eal(prefix + "-b", "1", [])
+        cmd += ["--"] + eal(prefix + "-b", "1", [], mem=256, huge=a.huge)
         backend = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     try:
         if not wait_for(sock, 15):
@@ -72,7 +91,7 @@ def one_run(a, mode, direction, size, tmp, run_id):
         if direction == "vf_to_guest":
             guest_cmd += ["--no-tx"]
         guest_cmd += ["--"] + eal(prefix + "-g", "0", [f"net_virtio_user0,path={sock},queues=1"],
-                                  mem=512)
+                                  mem=256 if a.huge else 512, huge=a.huge)
         try:
             out = subprocess.run(guest_cmd, capture_output=True, text=True,
                                  timeout=a.duration + 30)
@@ -91,6 +110,11 @@ def one_run(a, mode, direction, size, tmp, run_id):
         except subprocess.TimeoutExpired:
             backend.kill()
             backend.wait()
+    for f in glob.glob(f"/dev/hugepages/{prefix}-*"):  # DPDK leaves its hugepage files
+        try:
+            os.unlink(f)
+        except OSError:
+            pass
     log.seek(0)
     text = log.read()
     log.close()
@@ -121,10 +145,14 @@ def main():
     p.add_argument("--modes", default="zero_copy,copy,testpmd")
     p.add_argument("--vf-stand-in", choices=("dma", "cpu-copy"), default="dma",
                    help="how the VF stand-in delivers VF->guest frames (see one_run)")
+    p.add_argument("--memory", choices=("auto", "huge", "no-huge"), default="auto",
+                   help="guest and backend memory: 2 MiB hugepages (auto: when 600 MiB are free)")
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--duration", type=float, default=1.5)
     p.add_argument("--json", default="relay_bench.json")
     a = p.parse_args()
+    a.huge = a.memory == "huge" or (a.memory == "auto" and free_hugepages_mb() >= 600)
+    print(f"memory: {'2 MiB hugepages' if a.huge else '4 KiB pages (--no-huge)'}", flush=True)
     sizes = [int(s) for s in a.sizes.split(",")]
     results = []
     run_id = 0
@@ -132,23 +160,28 @@ def main():
     with tempfile.TemporaryDirectory(prefix="relaybench-") as tmp:
         for size in sizes:
             for direction in a.directions.split(","):
-                for mode in a.modes.split(","):
-                    mpps, cpps = [], []
-                    for _ in range(a.runs):
+                modes = a.modes.split(",")
+                mpps = {m: [] for m in modes}
+                cpps = {m: [] for m in modes}
+                # Modes interleaved run by run: the VM's speed drifts, so each mode sees the same
+                # mix of good and bad moments.
+                for _ in range(a.runs):
+                    for mode in modes:
                         run_id += 1
                         m, c = one_run(a, mode, direction, size, tmp, run_id)
                         if m is None:
                             failed += 1
                             continue
-                        mpps.append(m)
+                        mpps[mode].append(m)
                         if c is not None:
-                            cpps.append(c)
-                    if not mpps:
-                        mpps = [0.0]
-                    r = {"size": size, "direction": direction, "mode": mode, "mpps": mpps,
-                         "mpps_min": min(mpps), "mpps_median": statistics.median(mpps),
-                         "cycles_per_packet": cpps,
-                         "cycles_per_packet_median": statistics.median(cpps) if cpps else None}
+                            cpps[mode].append(c)
+                for mode in modes:
+                    mp = mpps[mode] or [0.0]
+                    cp = cpps[mode]
+                    r = {"size": size, "direction": direction, "mode": mode, "mpps": mp,
+                         "mpps_min": min(mp), "mpps_median": statistics.median(mp),
+                         "cycles_per_packet": cp,
+                         "cycles_per_packet_median": statistics.median(cp) if cp else None}
                     results.append(r)
                     print(f"{size:5d} {direction:12s} {mode:10s} Mpps min {r['mpps_min']:.3f} "
                           f"median {r['mpps_median']:.3f}  cycles/pkt "
@@ -170,7 +203,7 @@ def main():
             print(f"| {size} | {direction} | {fmt(zc)} | {fmt(cp)} | {fmt(tp)} | {ratio:.2f}x | "
                   f"{cyc(zc)} | {cyc(cp)} | {cyc(tp)} |")
     with open(a.json, "w") as f:
-        json.dump({"benchmark": "relay", "vf_stand_in": a.vf_stand_in, "runs": a.runs, "duration_s": a.duration,
+        json.dump({"benchmark": "relay", "vf_stand_in": a.vf_stand_in, "hugepages": a.huge, "runs": a.runs, "duration_s": a.duration,
                    "failed_runs": failed, "results": results}, f, indent=2)
     print(f"\nJSON: {a.json}; failed runs (excluded): {failed}")
 

@@ -210,6 +210,7 @@ class Relay::Impl {
   bool datapath_running_ = false;                      // guarded by mu_
   std::atomic<bool> pending_{false};
   Counter busy_cycles_;
+  Counter busy_rounds_;    // poll rounds that moved packets (packets / rounds = mean burst)
   uint32_t sleep_ms_ = 1;  // current idle back-off
 
   // iova mode va: guest memory registered with DPDK and DMA-mapped for the VF (IOVA == VA).
@@ -687,11 +688,10 @@ uint32_t Relay::Impl::PollRx(QueuePair& p) {
   }
   const uint16_t n = rte_eth_rx_burst(port_, p.index, pkts, burst);
   const bool mergeable = features_ & (1ULL << kFeatureMrgRxbuf);
-  for (uint16_t i = 0; i < n; ++i) {
-    if (p.zc_pool != nullptr) {
-      p.zc_pool->Complete(pkts[i]);
-      continue;
-    }
+  if (p.zc_pool != nullptr) {
+    p.zc_pool->CompleteBurst(pkts, n);
+  }
+  for (uint16_t i = 0; i < n && p.zc_pool == nullptr; ++i) {
     PacketFragment frags[kMaxChainSegments];
     int nfrags = 0;
     rte_mbuf* m = pkts[i];
@@ -882,6 +882,7 @@ absl::Status Relay::Impl::Run(const std::atomic<bool>& stop) {
     }
     if (work > 0) {
       busy_cycles_.Add(rte_rdtsc() - t0);  // cycles of rounds that moved packets
+      busy_rounds_.Add(1);
       idle = 0;
       sleep_ms_ = 1;
     } else if (++idle > options_.busy_polls_before_sleep) {
@@ -973,7 +974,8 @@ void Relay::Impl::LogStats() {
 
 std::string Relay::Impl::StatsText() const {
   std::string out =
-      absl::StrCat("datapath busy_cycles=", busy_cycles_.Get(), " tsc_hz=", rte_get_tsc_hz(), "\n");
+      absl::StrCat("datapath busy_cycles=", busy_cycles_.Get(), " busy_rounds=", busy_rounds_.Get(),
+                   " tsc_hz=", rte_get_tsc_hz(), "\n");
   for (const auto& p : pairs_) {
     for (int dir = 0; dir < 2; ++dir) {
       const DirectionStats& s = dir == 0 ? p->to_guest : p->from_guest;
@@ -1000,6 +1002,7 @@ void Relay::Impl::AddTelemetry(rte_tel_data* d) const {
   // Telemetry thread: reads the datapath's relaxed counters only.
   rte_tel_data_start_dict(d);
   rte_tel_data_add_dict_u64(d, "datapath_busy_cycles", busy_cycles_.Get());
+  rte_tel_data_add_dict_u64(d, "datapath_busy_rounds", busy_rounds_.Get());
   for (const auto& p : pairs_) {
     for (int dir = 0; dir < 2; ++dir) {
       const DirectionStats& s = dir == 0 ? p->to_guest : p->from_guest;

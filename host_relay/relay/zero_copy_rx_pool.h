@@ -49,6 +49,11 @@ class ZeroCopyRxPool {
   // continuation moves, bounce copies, used entries (not flushed). Frees the mbuf. Returns
   // true when delivered; false when dropped (counted; its chains are kept for reuse).
   bool Complete(rte_mbuf* pkt);
+  // Complete() for a received burst, faster: first prefetches for writing the guest lines the
+  // burst will write (the virtio-net headers, used ring entries: lines the guest's core last
+  // held, so their transfers overlap instead of stalling one packet at a time), then completes
+  // each packet and adds the counters once. Returns how many packets were delivered.
+  uint16_t CompleteBurst(rte_mbuf* const* pkts, uint16_t n);
 
   // Returns every chain the pool holds but the PMD does not (the spare list) to the guest as
   // used entries of length 0, then flushes. Returns how many chains the PMD still holds (not
@@ -89,7 +94,11 @@ class ZeroCopyRxPool {
   static void RegisterOps();
   int Dequeue(void** objs, unsigned n);
   void Enqueue(void* const* objs, unsigned n);
-  bool TakeChain(DescriptorChain* chain);
+  bool TakeChain(DescriptorChain* chain);  // the spare list first, then the guest's ring
+  bool PopFromGuest(DescriptorChain* chain);
+  // The common case of Complete without the counters: a one-segment packet the VF wrote
+  // straight into a bound guest buffer. Returns false (nothing done) for anything else.
+  bool CompleteZeroCopy(rte_mbuf* pkt);
   void PushSpare(const DescriptorChain& chain);
   static Priv* PrivOf(rte_mbuf* m) { return static_cast<Priv*>(rte_mbuf_to_priv(m)); }
 

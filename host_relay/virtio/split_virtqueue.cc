@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "host_relay/virtio/prefetch.h"
 
 namespace nicswitch::relay {
 namespace {
@@ -192,6 +193,17 @@ void SplitVirtqueue::PushUsed(uint16_t head, uint32_t len) {
   std::memcpy(entry, &id, 4);
   std::memcpy(entry + 4, &len, 4);
   ++used_shadow_;
+}
+
+void SplitVirtqueue::PrefetchAvail(uint16_t n) const {
+  const uint16_t ready = static_cast<uint16_t>(avail_shadow_ - last_avail_);
+  const uint16_t end = n < ready ? n : ready;
+  for (uint16_t i = 0; i < end; ++i) {
+    // A hint only: the head is the guest's and is validated when popped; masked, it stays
+    // inside the descriptor table.
+    const uint16_t head = LoadU16(avail_ + 4 + 2 * ((last_avail_ + i) & (size_ - 1)));
+    PrefetchForRead(desc_ + 16 * (head & (size_ - 1)));
+  }
 }
 
 uint16_t SplitVirtqueue::FlushUsed() {

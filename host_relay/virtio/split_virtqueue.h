@@ -21,15 +21,18 @@ inline constexpr uint32_t kMaxQueueSize = 32768;
 // guest memory regions). Linux posts at most MAX_SKB_FRAGS + 2 = 19; longer chains are refused.
 inline constexpr int kMaxChainSegments = 32;
 
-// One guest buffer piece, contiguous in guest memory and in this process.
+// One guest buffer piece, contiguous in guest memory and in this process. Deliberately
+// without default member initializers: arrays of kMaxChainSegments of them live on the stack of
+// the per-packet paths, and zeroing 768 bytes per packet cost more than the rest of the copy
+// path's work. Only the first num_segments entries of an array are ever meaningful.
 struct BufferSegment {
-  uint64_t gpa = 0;
-  uint8_t* host = nullptr;
-  uint32_t len = 0;
+  uint64_t gpa;
+  uint8_t* host;
+  uint32_t len;
 };
 
 // A validated descriptor chain: every segment lies inside guest memory and has the direction
-// the queue requires.
+// the queue requires. segments[0, num_segments) are set; the rest are indeterminate.
 struct DescriptorChain {
   uint16_t head = 0;
   uint16_t num_segments = 0;
@@ -86,6 +89,9 @@ class SplitVirtqueue {
 
   // Queues a used entry (not visible to the guest until FlushUsed).
   void PushUsed(uint16_t head, uint32_t len);
+  // Prefetches the descriptors of the next `n` posted chains (at most those the last validated
+  // avail index covers), so walking them does not wait for the guest's lines one by one.
+  void PrefetchAvail(uint16_t n) const;
   // Publishes every queued used entry (store-release of used->idx), logging them when dirty
   // logging is on. Returns how many were published.
   uint16_t FlushUsed();
