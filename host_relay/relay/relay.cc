@@ -36,11 +36,11 @@ namespace nicswitch::relay {
 namespace {
 
 constexpr uint16_t kBurst = 32;
-constexpr uint64_t kOfferedFeatures = (1ULL << kFeatureVersion1) | (1ULL << kFeatureMrgRxbuf) |
-                                      (1ULL << kFeatureMq) | (1ULL << kFeatureCtrlVq) |
-                                      (1ULL << kFeatureLogAll) | (1ULL << kFeatureCsum) |
-                                      (1ULL << kFeatureGuestCsum) | (1ULL << kFeatureIndirectDesc) |
-                                      (1ULL << kFeatureProtocolFeatures);
+constexpr uint64_t kOfferedFeatures =
+    (1ULL << kFeatureVersion1) | (1ULL << kFeatureMrgRxbuf) | (1ULL << kFeatureMq) |
+    (1ULL << kFeatureCtrlVq) | (1ULL << kFeatureLogAll) | (1ULL << kFeatureCsum) |
+    (1ULL << kFeatureGuestCsum) | (1ULL << kFeatureIndirectDesc) | (1ULL << kFeatureEventIdx) |
+    (1ULL << kFeatureProtocolFeatures);
 
 // Dirty-page logging for live migration through the vhost library (a no-op unless the
 // frontend turned VHOST_F_LOG_ALL on).
@@ -532,6 +532,9 @@ absl::Status Relay::Impl::Attach(QueuePair& p) {
   p.rx_log = std::make_unique<VhostDirtyLog>(vid_, rx_vring);
   p.tx_log = std::make_unique<VhostDirtyLog>(vid_, tx_vring);
   ApplyDirtyLogging(p);
+  const bool event_idx = features_ & (1ULL << kFeatureEventIdx);
+  p.rxq->set_event_idx(event_idx);
+  p.txq->set_event_idx(event_idx);
   p.rxq->SetKickWanted(false);
   p.txq->SetKickWanted(false);
   p.tx_shinfo.assign(tx.size, rte_mbuf_ext_shared_info{});
@@ -669,7 +672,14 @@ void Relay::Impl::UnmapGuestMemoryForDma() {
 
 void Relay::Impl::Notify(QueuePair& p, SplitVirtqueue& q, uint16_t vring, DirectionStats& stats) {
   bool& pending = p.call_pending[vring & 1];
-  if ((q.FlushUsed() > 0 || pending) && q.GuestWantsInterrupt()) {
+  const bool published = q.FlushUsed() > 0;
+  if (pending || (published && q.GuestWantsInterrupt())) {
+    // With EVENT_IDX the library repeats the used_event test against its own copy of the used
+    // index, which an external backend must keep current (it only ever answers yes where the
+    // test above did: its last signalled index is never newer).
+    if (features_ & (1ULL << kFeatureEventIdx)) {
+      rte_vhost_set_vring_base(p.vid, vring, q.last_avail_idx(), q.published_used_idx());
+    }
     // Never block on the library's vring lock: the vhost thread holds it while it waits for
     // this thread in a callback (quiesce). If busy, the call is retried on the next poll.
     pending = rte_vhost_vring_call_nonblock(p.vid, vring) == -EAGAIN;

@@ -234,15 +234,45 @@ void SplitVirtqueue::Rewind(uint16_t last_avail_idx, uint16_t used_shadow_idx) {
   used_shadow_ = used_shadow_idx;
 }
 
-bool SplitVirtqueue::GuestWantsInterrupt() const {
-  return (__atomic_load_n(reinterpret_cast<const uint16_t*>(avail_), __ATOMIC_ACQUIRE) &
-          kAvailFlagNoInterrupt) == 0;
+bool SplitVirtqueue::GuestWantsInterrupt() {
+  // The used index store (FlushUsed) must be visible before the guest's flags or used_event
+  // are read: otherwise a guest that re-enables interrupts and then checks the used index
+  // can miss both this update and its interrupt, and stall.
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  if (!event_idx_) {
+    return (__atomic_load_n(reinterpret_cast<const uint16_t*>(avail_), __ATOMIC_ACQUIRE) &
+            kAvailFlagNoInterrupt) == 0;
+  }
+  // used_event sits after the avail ring's entries.
+  const uint16_t event =
+      __atomic_load_n(reinterpret_cast<const uint16_t*>(avail_ + 4 + 2 * size_), __ATOMIC_ACQUIRE);
+  const uint16_t old_idx = signalled_used_;
+  const uint16_t new_idx = used_published_;
+  const bool valid = signalled_valid_;
+  signalled_used_ = new_idx;
+  signalled_valid_ = true;
+  if (!valid) {
+    return true;  // nothing known about what the guest has seen: interrupt once
+  }
+  // vring_need_event: the guest asked to be interrupted once the used index passes `event`.
+  return static_cast<uint16_t>(new_idx - event - 1) < static_cast<uint16_t>(new_idx - old_idx);
 }
 
 void SplitVirtqueue::SetKickWanted(bool wanted) {
-  __atomic_store_n(reinterpret_cast<uint16_t*>(used_), wanted ? 0 : kUsedFlagNoNotify,
-                   __ATOMIC_RELEASE);
-  __atomic_thread_fence(__ATOMIC_SEQ_CST);  // the flag is visible before avail is re-checked
+  if (event_idx_) {
+    if (wanted) {
+      // avail_event sits after the used ring's entries.
+      __atomic_store_n(reinterpret_cast<uint16_t*>(used_ + 4 + 8 * size_), last_avail_,
+                       __ATOMIC_RELEASE);
+      if (log_ != nullptr) {
+        log_->UsedWritten(4 + 8 * size_, 2);
+      }
+    }
+  } else {
+    __atomic_store_n(reinterpret_cast<uint16_t*>(used_), wanted ? 0 : kUsedFlagNoNotify,
+                     __ATOMIC_RELEASE);
+  }
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);  // visible before avail is re-checked
 }
 
 }  // namespace nicswitch::relay

@@ -100,10 +100,20 @@ class SplitVirtqueue {
   // flushed). Used when a packet cannot be delivered after all.
   void Rewind(uint16_t last_avail_idx, uint16_t used_shadow_idx);
 
-  // True unless the guest set VRING_AVAIL_F_NO_INTERRUPT.
-  bool GuestWantsInterrupt() const;
-  // Asks the guest to kick (true) or not to (false) after adding buffers (VRING_USED_F_NO_NOTIFY).
+  // Whether the guest wants an interrupt for the used entries published so far (call after
+  // FlushUsed). Without EVENT_IDX: unless it set VRING_AVAIL_F_NO_INTERRUPT. With EVENT_IDX:
+  // when the used index passed the guest's used_event since the last call (the virtio 1.x
+  // vring_need_event rule); each call counts as "signalled up to here".
+  bool GuestWantsInterrupt();
+  // Asks the guest to kick (true) or not to (false) after adding buffers: VRING_USED_F_NO_NOTIFY
+  // without EVENT_IDX; with it, avail_event = the next avail index this queue will read (when
+  // not wanted, avail_event is left alone: the guest kicks at most once more).
   void SetKickWanted(bool wanted);
+  // VIRTIO_RING_F_EVENT_IDX negotiated: interrupts and kicks use used_event / avail_event.
+  void set_event_idx(bool on) {
+    event_idx_ = on;
+    signalled_valid_ = false;
+  }
 
   void set_dirty_log(DirtyLog* log) { log_ = log; }
   DirtyLog* dirty_log() const { return log_; }
@@ -133,6 +143,9 @@ class SplitVirtqueue {
   uint16_t used_published_ = 0;
   mutable uint16_t last_bad_avail_ = 0;
   mutable bool have_bad_avail_ = false;
+  bool event_idx_ = false;
+  bool signalled_valid_ = false;  // signalled_used_ holds the index at the last decision
+  uint16_t signalled_used_ = 0;
   DirectionStats* stats_ = nullptr;
   DirtyLog* log_ = nullptr;
 };

@@ -13,6 +13,7 @@ inline constexpr int kFeatureMrgRxbuf = 15;          // VIRTIO_NET_F_MRG_RXBUF
 inline constexpr int kFeatureCtrlVq = 17;            // VIRTIO_NET_F_CTRL_VQ
 inline constexpr int kFeatureMq = 22;                // VIRTIO_NET_F_MQ
 inline constexpr int kFeatureIndirectDesc = 28;      // VIRTIO_RING_F_INDIRECT_DESC
+inline constexpr int kFeatureEventIdx = 29;          // VIRTIO_RING_F_EVENT_IDX
 inline constexpr int kFeatureLogAll = 26;            // VHOST_F_LOG_ALL
 inline constexpr int kFeatureProtocolFeatures = 30;  // VHOST_USER_F_PROTOCOL_FEATURES
 inline constexpr int kFeatureVersion1 = 32;          // VIRTIO_F_VERSION_1

@@ -66,6 +66,14 @@ class FakeGuestQueue {
     std::memcpy(mem_.get() + size_ * 16 + 2, &avail_idx_, 2);
   }
   void SetAvailFlags(uint16_t flags) { std::memcpy(mem_.get() + size_ * 16, &flags, 2); }
+  // EVENT_IDX: used_event (after the avail ring's entries), written by the driver;
+  // avail_event (after the used ring's entries), written by the device.
+  void SetUsedEvent(uint16_t idx) { std::memcpy(mem_.get() + size_ * 16 + 4 + 2 * size_, &idx, 2); }
+  uint16_t avail_event() const {
+    uint16_t v;
+    std::memcpy(&v, mem_.get() + used_off_ + 4 + 8 * size_, 2);
+    return v;
+  }
   uint16_t used_idx() const {
     uint16_t v;
     std::memcpy(&v, mem_.get() + used_off_ + 2, 2);
