@@ -27,11 +27,23 @@ def main():
             io = suite["io_forwarding"]
             for r in suite["softasic"]:
                 name = f"{suite['ports']}, {r['rules']} rules{' + VXLAN encap' if r['encap'] else ''}"
-                rows.append(("softasic", f"{name}: Mpps (cycles/pkt)",
-                             f"{r['mpps']:.2f} ({r['cycles_per_packet']:.0f})",
+                med = r.get("median_cycles_per_packet")
+                rows.append(("softasic", f"{name}: Mpps (cycles/pkt min/median of rounds)",
+                             f"{r['mpps']:.2f} ({r['cycles_per_packet']:.0f}"
+                             + (f"/{med:.0f})" if med else ")"),
                              f"io-fwd {io['mpps']:.2f} ({io['cycles_per_packet']:.0f})",
                              f"{r['ratio_to_io_forwarding']:.2f}x",
                              ">= 0.6x at 1M with encap; <= 150 cycles"))
+        for suite in sa["suites"]:
+            for encap in (False, True):
+                cyc = {r["rules"]: r["cycles_per_packet"] for r in suite["softasic"]
+                       if r["encap"] == encap}
+                if len(cyc) > 1:
+                    lo, hi = min(cyc.values()), max(cyc.values())
+                    rows.append(("softasic", f"{suite['ports']}{' + encap' if encap else ''}: "
+                                 f"cycles/pkt growth over {min(cyc)}..{max(cyc)} rules",
+                                 f"{100 * (hi / lo - 1):.0f} %", f"{lo:.0f} -> {hi:.0f}", "",
+                                 "flat"))
         rows.append(("softasic", "bytes per installed rule", f"{sa['bytes_per_rule']:.0f}", "", "",
                      "<= 256"))
         rows.append(("softasic", "rule insertion, rules/s (with traffic)",
