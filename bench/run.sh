@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every nicswitch benchmark and prints one table (and bench/results/summary.json) with
 # each figure next to the baseline measured in the same run. Needs a build (BUILD_DIR, default
-# build) and both cores for about 8 minutes; run it on an otherwise idle machine.
+# build) and both cores for about 15 minutes; run it on an otherwise idle machine.
 #   QUICK=1  shorter runs (smoke check, figures not for the README)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +32,7 @@ api_dir=$(mktemp -d "$ROOT/bench/results/api.XXXXXX")
 rm -rf "$api_dir"
 echo "== relay: zero copy vs copy vs testpmd io-forwarding"
 python3 bench/relay/relay_bench.py --relay "$BIN/host_relay/nicswitch-relay" \
-  --traffic "$BIN/tests/host_relay/nicswitch-traffic" --json "$OUT/relay.json" \
+  --traffic "$BIN/tests/host_relay/nicswitch-traffic" --json "$OUT/relay.json" --runs 5 \
   $([ "$quick" = 1 ] && echo "--runs 1 --duration 0.5")
 echo "== relay, reference: a VF stand-in that memcpy()s VF->guest frames on the polling core"
 python3 bench/relay/relay_bench.py --relay "$BIN/host_relay/nicswitch-relay" \

@@ -104,13 +104,14 @@ def main():
         if main:
             small = by.get((64, "vf_to_guest", "zero_copy"))
             large = by.get((1518, "vf_to_guest", "zero_copy"))
-            if small and large and small["cycles_per_packet_median"] and \
-                    large["cycles_per_packet_median"]:
-                growth = large["cycles_per_packet_median"] / small["cycles_per_packet_median"]
-                rows.append(("relay", "zero-copy VF->guest cycles/pkt, 64 -> 1518 B",
-                             f"{small['cycles_per_packet_median']:.0f} -> "
-                             f"{large['cycles_per_packet_median']:.0f}", "",
-                             f"{growth:.2f}x", "flat within 20 %"))
+            if small and large and small["cycles_per_packet"] and large["cycles_per_packet"]:
+                # Runs are bimodal on this VM (a sibling's load, vCPU placement): the min is the
+                # undisturbed cost, the median what a run typically saw.
+                lo_s, lo_l = min(small["cycles_per_packet"]), min(large["cycles_per_packet"])
+                md_s, md_l = small["cycles_per_packet_median"], large["cycles_per_packet_median"]
+                rows.append(("relay", "zero-copy VF->guest cycles/pkt, 64 -> 1518 B, min (median)",
+                             f"{lo_s:.0f} -> {lo_l:.0f} ({md_s:.0f} -> {md_l:.0f})", "",
+                             f"{lo_l / lo_s:.2f}x ({md_l / md_s:.2f}x)", "flat within 20 %"))
 
     print("| benchmark | figure | value | same-run baseline | ratio | target |")
     print("|---|---|---|---|---|---|")

@@ -72,6 +72,33 @@ flowrules::Match EgressMatch(uint16_t vf_port, const flowrules::MacAddress& src_
   return m;
 }
 
+// What the virtual gateway does to every frame it delivers: its own MAC as the source, the
+// receiver's (or the remote endpoint's) as the destination, the TTL decremented on a routed hop.
+void AppendGatewayRewrite(const flowrules::MacAddress& gateway_mac,
+                          const flowrules::MacAddress& dst_mac, bool routed,
+                          std::vector<flowrules::Action>& actions) {
+  actions.push_back(flowrules::SetMacSrcAction{gateway_mac});
+  actions.push_back(flowrules::SetMacDstAction{dst_mac});
+  if (routed) {
+    actions.push_back(flowrules::DecTtlAction{});
+  }
+}
+
+// VXLAN encapsulation from our VTEP to `remote_vtep` over the underlay's next hop.
+flowrules::VxlanEncapAction EncapTo(const policy::UnderlayInfo& underlay,
+                                    flowrules::Ipv4Address local_vtep,
+                                    flowrules::Ipv4Address remote_vtep, uint32_t vni,
+                                    uint16_t udp_src) {
+  flowrules::VxlanEncapAction encap;
+  encap.eth_src = ToRuleMac(underlay.uplink_mac);
+  encap.eth_dst = ToRuleMac(underlay.next_hop_mac);
+  encap.ip = std::make_pair(local_vtep, remote_vtep);
+  encap.udp_src = udp_src;
+  encap.udp_dst = underlay.vxlan_port;
+  encap.vni = vni;
+  return encap;
+}
+
 // Uplink ingress: VXLAN from `remote_vtep` to our VTEP with `vni`, carrying `t`.
 flowrules::Match IngressMatch(uint16_t uplink_port, flowrules::Ipv4Address remote_vtep,
                               flowrules::Ipv4Address local_vtep, uint16_t vxlan_port, uint32_t vni,
@@ -318,20 +345,12 @@ Decision DecisionEngine::GuestEgress(uint32_t vf_index, const ParsedPacket& pack
       }
     };
     meter(*src, *local, forward.actions);
-    forward.actions.push_back(flowrules::SetMacSrcAction{options_.gateway_mac});
-    forward.actions.push_back(flowrules::SetMacDstAction{dst_mac});
-    if (routed) {
-      forward.actions.push_back(flowrules::DecTtlAction{});
-    }
+    AppendGatewayRewrite(options_.gateway_mac, dst_mac, routed, forward.actions);
     forward.actions.push_back(flowrules::RepresentedPortAction{dst_port});
 
     reverse.match = EgressMatch(dst_port, dst_mac, tuple.Reversed());
     meter(*local, *src, reverse.actions);
-    reverse.actions.push_back(flowrules::SetMacSrcAction{options_.gateway_mac});
-    reverse.actions.push_back(flowrules::SetMacDstAction{src_mac});
-    if (routed) {
-      reverse.actions.push_back(flowrules::DecTtlAction{});
-    }
+    AppendGatewayRewrite(options_.gateway_mac, src_mac, routed, reverse.actions);
     reverse.actions.push_back(flowrules::RepresentedPortAction{ports_.vf[vf_index]});
     flow.forward = {std::move(forward), src->name};
     flow.reverse = flows::DirectionSpec{std::move(reverse), local->name};
@@ -352,19 +371,10 @@ Decision DecisionEngine::GuestEgress(uint32_t vf_index, const ParsedPacket& pack
     if (src->rate_bps > 0) {
       forward.actions.push_back(flowrules::MeterAction{EgressMeterId(options_, src->vf_index)});
     }
-    forward.actions.push_back(flowrules::SetMacSrcAction{options_.gateway_mac});
-    forward.actions.push_back(flowrules::SetMacDstAction{ToRuleMac(remote->remote_mac)});
-    if (routed) {
-      forward.actions.push_back(flowrules::DecTtlAction{});
-    }
-    flowrules::VxlanEncapAction encap;
-    encap.eth_src = ToRuleMac(underlay->uplink_mac);
-    encap.eth_dst = ToRuleMac(underlay->next_hop_mac);
-    encap.ip = std::make_pair(local_vtep, remote_vtep);
-    encap.udp_src = VxlanSourcePort(l);
-    encap.udp_dst = underlay->vxlan_port;
-    encap.vni = vpc->vni;
-    forward.actions.push_back(encap);
+    AppendGatewayRewrite(options_.gateway_mac, ToRuleMac(remote->remote_mac), routed,
+                         forward.actions);
+    forward.actions.push_back(
+        EncapTo(*underlay, local_vtep, remote_vtep, vpc->vni, VxlanSourcePort(l)));
     forward.actions.push_back(flowrules::RepresentedPortAction{ports_.uplink});
 
     reverse.match = IngressMatch(ports_.uplink, remote_vtep, local_vtep, underlay->vxlan_port,
@@ -373,11 +383,7 @@ Decision DecisionEngine::GuestEgress(uint32_t vf_index, const ParsedPacket& pack
     if (src->rate_bps > 0) {
       reverse.actions.push_back(flowrules::MeterAction{IngressMeterId(options_, src->vf_index)});
     }
-    reverse.actions.push_back(flowrules::SetMacSrcAction{options_.gateway_mac});
-    reverse.actions.push_back(flowrules::SetMacDstAction{src_mac});
-    if (routed) {
-      reverse.actions.push_back(flowrules::DecTtlAction{});
-    }
+    AppendGatewayRewrite(options_.gateway_mac, src_mac, routed, reverse.actions);
     reverse.actions.push_back(flowrules::RepresentedPortAction{ports_.vf[vf_index]});
     flow.forward = {std::move(forward), src->name};
     flow.reverse = flows::DirectionSpec{std::move(reverse), src->name};
@@ -454,8 +460,7 @@ Decision DecisionEngine::UplinkIngress(const ParsedPacket& packet) const {
   if (dst->rate_bps > 0) {
     forward.actions.push_back(flowrules::MeterAction{IngressMeterId(options_, dst->vf_index)});
   }
-  forward.actions.push_back(flowrules::SetMacSrcAction{options_.gateway_mac});
-  forward.actions.push_back(flowrules::SetMacDstAction{dst_mac});
+  AppendGatewayRewrite(options_.gateway_mac, dst_mac, /*routed=*/false, forward.actions);
   forward.actions.push_back(flowrules::RepresentedPortAction{vf_port});
 
   flowrules::Rule reverse;
@@ -465,19 +470,13 @@ Decision DecisionEngine::UplinkIngress(const ParsedPacket& packet) const {
   if (dst->rate_bps > 0) {
     reverse.actions.push_back(flowrules::MeterAction{EgressMeterId(options_, dst->vf_index)});
   }
-  reverse.actions.push_back(flowrules::SetMacSrcAction{options_.gateway_mac});
-  reverse.actions.push_back(flowrules::SetMacDstAction{ToRuleMac(remote->remote_mac)});
-  flowrules::VxlanEncapAction encap;
-  encap.eth_src = ToRuleMac(underlay->uplink_mac);
-  encap.eth_dst = ToRuleMac(underlay->next_hop_mac);
-  encap.ip = std::make_pair(local_vtep, outer.ipv4_src);
+  AppendGatewayRewrite(options_.gateway_mac, ToRuleMac(remote->remote_mac), /*routed=*/false,
+                       reverse.actions);
   HeaderLayer reply = inner;
   std::swap(reply.ipv4_src, reply.ipv4_dst);
   std::swap(reply.l4_src_port, reply.l4_dst_port);
-  encap.udp_src = VxlanSourcePort(reply);
-  encap.udp_dst = underlay->vxlan_port;
-  encap.vni = vpc->vni;
-  reverse.actions.push_back(encap);
+  reverse.actions.push_back(
+      EncapTo(*underlay, local_vtep, outer.ipv4_src, vpc->vni, VxlanSourcePort(reply)));
   reverse.actions.push_back(flowrules::RepresentedPortAction{ports_.uplink});
 
   flow.forward = {std::move(forward), dst->name};
