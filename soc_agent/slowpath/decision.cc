@@ -175,6 +175,8 @@ const char* DropReasonName(DropReason reason) {
       return "ttl_expired";
     case DropReason::kRouteLoop:
       return "route_loop";
+    case DropReason::kMeterRed:
+      return "meter_red";
     case DropReason::kCount:
       break;
   }

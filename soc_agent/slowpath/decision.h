@@ -53,6 +53,7 @@ enum class DropReason : uint8_t {
   kNoUnderlay,     // the underlay is not configured yet
   kTtlExpired,     // a routed packet with TTL <= 1
   kRouteLoop,      // a route's next hop is itself routed
+  kMeterRed,  // forwarded in software, over its vNIC's QoS rate (the NIC's meter would drop it)
   kCount,
 };
 inline constexpr int kDropReasonCount = static_cast<int>(DropReason::kCount);

@@ -129,6 +129,7 @@ void SlowPath::UpdateMeters(const PolicyChange& change) {
   const uint32_t ids[] = {EgressMeterId(options_.decision, vnic.vf_index()),
                           IngressMeterId(options_.decision, vnic.vf_index())};
   for (uint32_t id : ids) {
+    soft_meters_.erase(id);
     if (absl::Status status = device_.DestroyMeter(id); !status.ok() && !absl::IsNotFound(status)) {
       SPDLOG_WARN("vnic \"{}\": destroying meter {}: {}", vnic.name(), id, status.ToString());
     }
@@ -142,6 +143,11 @@ void SlowPath::UpdateMeters(const PolicyChange& change) {
   profile.cbs_bytes = std::max<uint64_t>(vnic.qos().burst_bytes(), 1);
   profile.pbs_bytes = profile.cbs_bytes;
   for (uint32_t id : ids) {
+    // The software meter exists even when the NIC's could not be created: packets the agent
+    // forwards itself are then still held to the vNIC's rate.
+    soft_meters_.insert_or_assign(
+        id, SoftMeter(profile.cir_bytes_per_second, profile.cbs_bytes, profile.pir_bytes_per_second,
+                      profile.pbs_bytes, rte_get_tsc_hz(), rte_get_tsc_cycles()));
     if (absl::Status status = device_.CreateMeter(id, profile); !status.ok()) {
       SPDLOG_ERROR("vnic \"{}\": creating meter {} ({} bit/s): {}", vnic.name(), id,
                    vnic.qos().rate_bps(), status.ToString());
@@ -292,6 +298,18 @@ void SlowPath::Handle(uint16_t in_port, rte_mbuf* m) {
 }
 
 bool SlowPath::Forward(const std::vector<flowrules::Action>& actions, rte_mbuf* m) {
+  for (const flowrules::Action& action : actions) {
+    const auto* meter = std::get_if<flowrules::MeterAction>(&action);
+    if (meter == nullptr) {
+      continue;
+    }
+    auto it = soft_meters_.find(meter->meter_id);
+    if (it != soft_meters_.end() &&
+        it->second.Mark(rte_pktmbuf_pkt_len(m), rte_get_tsc_cycles()) == SoftMeter::Colour::kRed) {
+      Drop(DropReason::kMeterRed, m);
+      return false;
+    }
+  }
   FrameRef frame{rte_pktmbuf_mtod(m, uint8_t*), rte_pktmbuf_data_len(m), rte_pktmbuf_headroom(m)};
   const uint16_t vxlan_port =
       replica_.underlay() != nullptr ? replica_.underlay()->vxlan_port : 4789;

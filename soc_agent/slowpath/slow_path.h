@@ -17,12 +17,14 @@
 #include <memory>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "soc_agent/device/flow_device.h"
 #include "soc_agent/flows/flow_manager.h"
 #include "soc_agent/policy/policy_model.h"
 #include "soc_agent/slowpath/decision.h"
 #include "soc_agent/slowpath/exception_limiter.h"
+#include "soc_agent/slowpath/soft_meter.h"
 
 struct rte_mbuf;
 
@@ -82,7 +84,8 @@ class SlowPath {
   // then forwards each packet with its flow's actions.
   void InstallPending();
   // Applies `actions` to the packet and transmits it where its fate says; consumes the mbuf.
-  // Returns true when the packet was sent.
+  // A METER action colours it with the software meter of that id first (red: dropped and
+  // counted as meter_red). Returns true when the packet was sent.
   bool Forward(const std::vector<flowrules::Action>& actions, rte_mbuf* packet);
   void Drop(DropReason reason, rte_mbuf* packet);
   void ApplyBatch(const policy::PolicyBatch& batch);
@@ -121,6 +124,9 @@ class SlowPath {
     counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
   Counters counters_;
+  // Software twins of the vNICs' NIC meters (same ids and profiles), for packets the agent
+  // forwards itself. Slow-path thread only.
+  absl::flat_hash_map<uint32_t, SoftMeter> soft_meters_;
 };
 
 }  // namespace nicswitch::slowpath

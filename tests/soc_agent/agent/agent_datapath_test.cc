@@ -367,5 +367,49 @@ TEST_F(AgentDatapathTest, ARuleTheDeviceRefusesIsForwardedInSoftware) {
   EXPECT_EQ(flows_->Totals("b").software_packets, 20u);
 }
 
+TEST_F(AgentDatapathTest, ASoftwareForwardedFlowIsStillHeldToItsVnicsRate) {
+  // b's reverse rule is refused (room for one rule), so b's packets to a are forwarded by the
+  // agent; b is limited to 1000 bytes/s with a 1000-byte burst. The NIC's meter never sees
+  // them: the agent's software meter of the same id must.
+  StartAgent(/*max_rules=*/1);
+  const auto start = std::chrono::steady_clock::now();  // before the meter exists
+  Write(R"pb(
+    updates {
+      type: MODIFY
+      entity {
+        vnic {
+          name: "b"
+          vpc: "blue"
+          vf_index: 1
+          mac: "02:00:00:00:00:0b"
+          ipv4: "10.0.0.11"
+          security_groups: "sg"
+          qos { rate_bps: 8000 burst_bytes: 1000 }
+        }
+      }
+    }
+  )pb");
+  Pump();
+  Inject(vf0_, Udp(kMacA, "10.0.0.10", "10.0.0.11", 5006, 7006));
+  Pump();
+  ASSERT_THAT(vf1_.Drain(), SizeIs(1));
+  ASSERT_EQ(flows_->stats().software_flows, 1u);
+
+  const Bytes reply = Udp(kMacB, "10.0.0.11", "10.0.0.10", 7006, 5006);  // 106 bytes
+  Inject(vf1_, reply, 20);
+  Pump();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const size_t delivered = vf0_.Drain().size();
+  // One burst (9 frames of 106 bytes), plus what 1000 bytes/s refilled since the meter was made.
+  const size_t refilled = static_cast<size_t>(1000.0 * seconds / 106.0) + 1;
+  EXPECT_GE(delivered, 9u);
+  EXPECT_LE(delivered, 9u + refilled) << "after " << seconds << " s";
+  EXPECT_LT(delivered, 20u) << "the rate was not enforced at all";
+  EXPECT_EQ(slow_->stats().drops[static_cast<int>(DropReason::kMeterRed)], 20u - delivered);
+  EXPECT_EQ(slow_->stats().software_packets, delivered);
+  EXPECT_EQ(flows_->Totals("b").software_packets, delivered);
+}
+
 }  // namespace
 }  // namespace nicswitch::agent
