@@ -1,0 +1,161 @@
+// The softasic's exact-match table on its own: insert / find / remove, duplicate and full-table
+// refusals, entries reused only after FreeEntry, keys sharing a hash (overflow buckets), and
+// LookupBulk agreeing with Find on mixes of hits and misses.
+
+#include "soc_agent/device/softasic_table.h"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdint>
+#include <random>
+#include <set>
+#include <vector>
+
+#include "common/eal.h"
+#include "tests/support/test_env.h"
+
+namespace nicswitch::device::softasic_internal {
+namespace {
+
+constexpr uint32_t kWords = 3;
+using Key = std::array<uint64_t, kWords>;
+
+uint32_t HashOf(const Key& k) {
+  uint64_t h = 0x9e3779b97f4a7c15ull;
+  for (uint64_t w : k) {
+    h = (h ^ w) * 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+  }
+  return static_cast<uint32_t>(h);
+}
+
+Key KeyOf(uint64_t i) { return Key{i, i * 7 + 1, ~i}; }
+
+class ExactMatchTableTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    ASSERT_TRUE(
+        InitEal("softasic_table_test", testenv::TestEalArgs("softasic_table_test", {}, 256)).ok());
+  }
+};
+
+TEST_F(ExactMatchTableTest, AddFindRemoveAndReuseOnlyAfterFree) {
+  auto t = ExactMatchTable::Create(64, kWords, SOCKET_ID_ANY);
+  ASSERT_NE(t, nullptr);
+  const Key a = KeyOf(1), b = KeyOf(2);
+  const int32_t ea = t->Add(a.data(), HashOf(a), 100);
+  ASSERT_GE(ea, 0);
+  EXPECT_EQ(t->Add(a.data(), HashOf(a), 101), -EEXIST) << "a key is present once";
+  EXPECT_EQ(t->Find(a.data(), HashOf(a)), ea);
+  EXPECT_EQ(t->EntryData(ea), 100u);
+  EXPECT_EQ(t->Find(b.data(), HashOf(b)), -1);
+
+  EXPECT_EQ(t->Remove(a.data(), HashOf(a)), ea);
+  EXPECT_EQ(t->Find(a.data(), HashOf(a)), -1);
+  EXPECT_EQ(t->Remove(a.data(), HashOf(a)), -ENOENT);
+  // Until FreeEntry (after a grace period), a removed entry stays as it was for readers that
+  // may still hold it: a new key gets another entry.
+  const int32_t eb = t->Add(b.data(), HashOf(b), 200);
+  ASSERT_GE(eb, 0);
+  EXPECT_NE(eb, ea);
+  EXPECT_EQ(t->EntryData(ea), 100u);
+  t->FreeEntry(ea);
+  EXPECT_EQ(t->Add(a.data(), HashOf(a), 102), ea) << "freed entries are reused";
+  EXPECT_EQ(t->EntryData(ea), 102u);
+}
+
+TEST_F(ExactMatchTableTest, RefusesTheKeyAfterCapacityAndTakesItAfterARemoval) {
+  constexpr uint32_t kCap = 100;
+  auto t = ExactMatchTable::Create(kCap, kWords, SOCKET_ID_ANY);
+  ASSERT_NE(t, nullptr);
+  for (uint64_t i = 0; i < kCap; ++i) {
+    const Key k = KeyOf(i);
+    ASSERT_GE(t->Add(k.data(), HashOf(k), i), 0) << i;
+  }
+  const Key extra = KeyOf(kCap);
+  EXPECT_EQ(t->Add(extra.data(), HashOf(extra), 0), -ENOSPC);
+  const Key first = KeyOf(0);
+  const int32_t e = t->Remove(first.data(), HashOf(first));
+  ASSERT_GE(e, 0);
+  t->FreeEntry(e);
+  EXPECT_GE(t->Add(extra.data(), HashOf(extra), 0), 0);
+}
+
+TEST_F(ExactMatchTableTest, KeysSharingOneHashSpillIntoOverflowBuckets) {
+  auto t = ExactMatchTable::Create(256, kWords, SOCKET_ID_ANY);
+  ASSERT_NE(t, nullptr);
+  constexpr uint32_t kHash = 0x12345678;
+  constexpr int kKeys = 3 * ExactMatchTable::kSlots + 2;  // three buckets' worth and more
+  for (int i = 0; i < kKeys; ++i) {
+    const Key k = KeyOf(i);
+    ASSERT_GE(t->Add(k.data(), kHash, 1000 + i), 0) << i;
+  }
+  // Remove one from the middle of the chain: the others stay reachable.
+  const Key gone = KeyOf(10);
+  ASSERT_GE(t->Remove(gone.data(), kHash), 0);
+  std::vector<const uint64_t*> ptrs;
+  std::vector<uint32_t> hashes;
+  std::vector<Key> keys;
+  keys.reserve(kKeys);
+  for (int i = 0; i < kKeys; ++i) {
+    keys.push_back(KeyOf(i));
+  }
+  for (int i = 0; i < kKeys && i < ExactMatchTable::kMaxBulk; ++i) {
+    ptrs.push_back(keys[i].data());
+    hashes.push_back(kHash);
+  }
+  uint64_t data[ExactMatchTable::kMaxBulk] = {};
+  const uint32_t hits =
+      t->LookupBulk(ptrs.data(), hashes.data(), static_cast<int>(ptrs.size()), data);
+  for (size_t i = 0; i < ptrs.size(); ++i) {
+    if (i == 10) {
+      EXPECT_FALSE(hits & (1u << i));
+      EXPECT_EQ(t->Find(keys[i].data(), kHash), -1);
+    } else {
+      ASSERT_TRUE(hits & (1u << i)) << i;
+      EXPECT_EQ(data[i], 1000u + i);
+    }
+  }
+  std::set<uint64_t> seen;
+  t->ForEach([&](const uint64_t*, uint64_t d) { EXPECT_TRUE(seen.insert(d).second); });
+  EXPECT_EQ(seen.size(), static_cast<size_t>(kKeys - 1));
+}
+
+TEST_F(ExactMatchTableTest, BulkLookupAgreesWithFindOnHitsAndMisses) {
+  constexpr uint32_t kCap = 20000;
+  auto t = ExactMatchTable::Create(kCap, kWords, SOCKET_ID_ANY);
+  ASSERT_NE(t, nullptr);
+  for (uint64_t i = 0; i < kCap; i += 2) {  // even keys present, odd keys absent
+    const Key k = KeyOf(i);
+    ASSERT_GE(t->Add(k.data(), HashOf(k), i * 3), 0) << i;
+  }
+  std::mt19937_64 rng(7);
+  for (int round = 0; round < 500; ++round) {
+    const int n = 1 + static_cast<int>(rng() % ExactMatchTable::kMaxBulk);
+    std::vector<Key> keys(n);
+    const uint64_t* ptrs[ExactMatchTable::kMaxBulk];
+    uint32_t hashes[ExactMatchTable::kMaxBulk];
+    for (int i = 0; i < n; ++i) {
+      keys[i] = KeyOf(rng() % kCap);
+      ptrs[i] = keys[i].data();
+      hashes[i] = HashOf(keys[i]);
+    }
+    uint64_t data[ExactMatchTable::kMaxBulk] = {};
+    const uint32_t hits = t->LookupBulk(ptrs, hashes, n, data);
+    for (int i = 0; i < n; ++i) {
+      const int32_t e = t->Find(ptrs[i], hashes[i]);
+      ASSERT_EQ((hits >> i) & 1, e >= 0 ? 1u : 0u) << "round " << round << " key " << keys[i][0];
+      if (e >= 0) {
+        EXPECT_EQ(data[i], t->EntryData(e));
+        EXPECT_EQ(data[i], keys[i][0] * 3);
+      } else {
+        EXPECT_EQ(keys[i][0] % 2, 1u);
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace nicswitch::device::softasic_internal
