@@ -526,6 +526,7 @@ int Main(int argc, char** argv) {
   bool datapath_only = false;
   bool allow_huge = true;
   bool memif = true;
+  bool ring = true;
   std::vector<uint32_t> only_rules;
   double seconds = 1.0;
   int rounds = 3;
@@ -548,12 +549,14 @@ int Main(int argc, char** argv) {
       datapath_only = true;
     } else if (a == "--no-memif") {
       memif = false;
+    } else if (a == "--no-ring") {
+      ring = false;
     } else if (a == "--no-huge") {
       allow_huge = false;
     } else {
       std::fprintf(stderr,
                    "usage: %s [--quick] [--json FILE] [--seconds S] [--rules N] "
-                   "[--datapath-only] [--no-huge] [--rounds R]\n",
+                   "[--datapath-only] [--no-memif] [--no-ring] [--no-huge] [--rounds R]\n",
                    argv[0]);
       return 2;
     }
@@ -592,7 +595,8 @@ int Main(int argc, char** argv) {
   }
   std::vector<Suite> suites;
   for (const char* kind : {"net_ring", "net_memif"}) {
-    if (!memif && std::string(kind) == "net_memif") {
+    if ((!memif && std::string(kind) == "net_memif") ||
+        (!ring && std::string(kind) == "net_ring")) {
       continue;
     }
     auto suite = RunSuite(kind, pool, counts, seconds, rounds, rng);

@@ -58,6 +58,11 @@ struct LayerKey {
   uint8_t ipv6_dst[16];
 };
 static_assert(sizeof(LayerKey) == kLayerWords * 8);
+// ExtractKey's fast path builds the first five words whole.
+static_assert(offsetof(LayerKey, l4_src) == 2 && offsetof(LayerKey, ip_proto) == 6 &&
+              offsetof(LayerKey, flags) == 7 && offsetof(LayerKey, ipv4_src) == 8 &&
+              offsetof(LayerKey, ether_type) == 16 && offsetof(LayerKey, eth_dst) == 24 &&
+              offsetof(LayerKey, eth_src) == 32);
 
 struct MetaKey {
   uint8_t vni[3];  // outer VXLAN VNI as on the wire
@@ -180,9 +185,10 @@ __attribute__((always_inline)) inline uint32_t ParseLayer(const uint8_t* data, u
   return off;
 }
 
-// Fills `key` (zeroing it first) from the first segment of `m`, received on port `in_port`.
-inline void ExtractKey(const rte_mbuf* m, uint16_t in_port, uint32_t mark, FlowKey& key,
-                       PacketLayout& layout) {
+// Fills `key` (zeroing it first) from the first segment of `m`, received on port `in_port`:
+// every header the key holds. ExtractKey gives the same result faster for the common frame.
+inline void ExtractKeyGeneric(const rte_mbuf* m, uint16_t in_port, uint32_t mark, FlowKey& key,
+                              PacketLayout& layout) {
   std::memset(&key, 0, sizeof(key.w));
   const auto* data = rte_pktmbuf_mtod(m, const uint8_t*);
   const uint32_t len = m->data_len;
@@ -210,6 +216,59 @@ inline void ExtractKey(const rte_mbuf* m, uint16_t in_port, uint32_t mark, FlowK
       ParseLayer(data, len, inner, key.f.inner, &il3, &iv4, &iv6);
     }
   }
+}
+
+// The datapath's parser: exactly ExtractKeyGeneric's key and layout (tests/soc_agent/device/
+// flow_key_test.cc compares the two on mutated frames), with a fast path for the frame nearly all
+// traffic is: untagged Ethernet, IPv4 without options, not a later fragment, TCP or UDP (not to
+// the VXLAN port). That frame's key is five whole words built from unaligned 8-byte loads,
+// instead of a zeroed key patched field by field through a chain of branches.
+__attribute__((always_inline)) inline void ExtractKey(const rte_mbuf* m, uint16_t in_port,
+                                                      uint32_t mark, FlowKey& key,
+                                                      PacketLayout& layout) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  const auto* d = rte_pktmbuf_mtod(m, const uint8_t*);
+  constexpr uint32_t kL3 = sizeof(rte_ether_hdr);
+  constexpr uint32_t kL4 = kL3 + sizeof(rte_ipv4_hdr);
+  if (m->data_len >= kL4 + 4) {
+    uint16_t ether_type;
+    std::memcpy(&ether_type, d + 12, 2);
+    uint16_t frag;
+    std::memcpy(&frag, d + kL3 + 6, 2);
+    uint32_t ports;
+    std::memcpy(&ports, d + kL4, 4);
+    const uint8_t proto = d[kL3 + 9];
+    const bool udp = proto == IPPROTO_UDP;
+    if (ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) && (d[kL3] & 0x0f) == 5 &&
+        (frag & rte_cpu_to_be_16(RTE_IPV4_HDR_OFFSET_MASK)) == 0 && (udp || proto == IPPROTO_TCP) &&
+        !(udp && static_cast<uint16_t>(ports >> 16) == rte_cpu_to_be_16(kVxlanPort))) {
+      uint64_t addrs;
+      std::memcpy(&addrs, d + kL3 + 12, 8);
+      uint64_t dst_mac;
+      uint64_t src_mac;
+      std::memcpy(&dst_mac, d, 8);
+      std::memcpy(&src_mac, d + 6, 8);
+      const uint8_t flags = kIsIpv4 | (udp ? kIsUdp : kIsTcp);
+      // Words 0-4: LayerKey's in_port, l4_src, l4_dst, ip_proto, flags | ipv4_src, ipv4_dst |
+      // ether_type (no VLAN, no ICMP) | eth_dst | eth_src, pads zero.
+      key.w[0] = in_port | uint64_t{ports} << 16 | uint64_t{proto} << 48 | uint64_t{flags} << 56;
+      key.w[1] = addrs;
+      key.w[2] = ether_type;
+      key.w[3] = dst_mac & 0xffffffffffffull;
+      key.w[4] = src_mac & 0xffffffffffffull;
+      for (int w = 5; w < kKeyWords; ++w) {
+        key.w[w] = 0;
+      }
+      key.f.meta.mark = mark;
+      layout.l3_offset = kL3;
+      layout.inner_offset = 0;
+      layout.l3_is_ipv4 = 1;
+      layout.l3_is_ipv6 = 0;
+      return;
+    }
+  }
+#endif
+  ExtractKeyGeneric(m, in_port, mark, key, layout);
 }
 
 }  // namespace nicswitch::device::softasic_internal
