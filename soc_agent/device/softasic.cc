@@ -873,24 +873,44 @@ void SoftAsic::Impl::Classify(const Snapshot::Group& group, const FlowKey* keys,
       break;
     }
     int k = 0;
-    const int nwords = st->nwords;
-    for (uint32_t bits = pending; bits != 0; bits &= bits - 1) {
-      const int j = __builtin_ctz(bits);
-      // Compact key and its CRC in one pass over the subtable's words.
-      const FlowKey& key = keys[idx[j]];
-      uint32_t h = kHashInit;
-      for (int w = 0; w < nwords; ++w) {
-        const uint64_t v = key.w[st->words[w]] & st->cmask[w];
-        ck[k][w] = v;
-        h = Crc8(v, h);
+    uint32_t found;
+    if (st->nwords == 2) {
+      // Port + IPv4 5-tuple, the agent's exact rules: the same steps, unrolled.
+      const uint32_t w0 = st->words[0];
+      const uint32_t w1 = st->words[1];
+      const uint64_t m0 = st->cmask[0];
+      const uint64_t m1 = st->cmask[1];
+      for (uint32_t bits = pending; bits != 0; bits &= bits - 1) {
+        const int j = __builtin_ctz(bits);
+        const FlowKey& key = keys[idx[j]];
+        ck[k][0] = key.w[w0] & m0;
+        ck[k][1] = key.w[w1] & m1;
+        hashes[k] = Crc8(ck[k][1], Crc8(ck[k][0], kHashInit));
+        key_ptrs[k] = ck[k];
+        map[k] = static_cast<uint8_t>(j);
+        ++k;
       }
-      hashes[k] = h;
-      key_ptrs[k] = ck[k];
-      map[k] = static_cast<uint8_t>(j);
-      ++k;
+      found = st->table->LookupBulk<2>(key_ptrs, hashes, k, data);
+    } else {
+      const int nwords = st->nwords;
+      for (uint32_t bits = pending; bits != 0; bits &= bits - 1) {
+        const int j = __builtin_ctz(bits);
+        // Compact key and its CRC in one pass over the subtable's words.
+        const FlowKey& key = keys[idx[j]];
+        uint32_t h = kHashInit;
+        for (int w = 0; w < nwords; ++w) {
+          const uint64_t v = key.w[st->words[w]] & st->cmask[w];
+          ck[k][w] = v;
+          h = Crc8(v, h);
+        }
+        hashes[k] = h;
+        key_ptrs[k] = ck[k];
+        map[k] = static_cast<uint8_t>(j);
+        ++k;
+      }
+      found = st->table->LookupBulk(key_ptrs, hashes, k, data);
     }
-    for (uint32_t hits = st->table->LookupBulk(key_ptrs, hashes, k, data); hits != 0;
-         hits &= hits - 1) {
+    for (uint32_t hits = found; hits != 0; hits &= hits - 1) {
       const int b = __builtin_ctz(hits);
       const int j = map[b];
       rule_out[j] = data[b];

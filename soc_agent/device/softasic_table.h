@@ -182,8 +182,12 @@ class ExactMatchTable {
   // Looks up n (<= kMaxBulk) keys in a pipeline that keeps each stage's cache misses in flight
   // together: all home buckets are prefetched, then scanned (prefetching each candidate entry),
   // then the keys compared. Sets data[i] for every hit; returns the bitmask of hits.
+  // kWords: the table's key_words() when the caller knows it at compile time (the compares
+  // unrolled), 0 otherwise.
+  template <uint32_t kWords = 0>
   uint32_t LookupBulk(const uint64_t* const* keys, const uint32_t* hashes, int n,
                       uint64_t* data) const {
+    const uint32_t words = kWords != 0 ? kWords : key_words_;
     const Bucket* home[kMaxBulk];
     int32_t candidate[kMaxBulk];
     for (int i = 0; i < n; ++i) {
@@ -206,8 +210,12 @@ class ExactMatchTable {
     for (int i = 0; i < n; ++i) {
       if (candidate[i] >= 0) {
         const uint64_t* e = Entry(static_cast<uint32_t>(candidate[i]));
-        if (KeyEquals(e, keys[i])) {
-          data[i] = e[key_words_];
+        uint64_t diff = 0;
+        for (uint32_t w = 0; w < words; ++w) {
+          diff |= e[w] ^ keys[i][w];
+        }
+        if (diff == 0) {
+          data[i] = e[words];
           hits |= 1u << i;
           continue;
         }

@@ -144,6 +144,14 @@ TEST_F(ExactMatchTableTest, BulkLookupAgreesWithFindOnHitsAndMisses) {
     }
     uint64_t data[ExactMatchTable::kMaxBulk] = {};
     const uint32_t hits = t->LookupBulk(ptrs, hashes, n, data);
+    // The variant with the key size known at compile time (the datapath's 2-word keys) agrees.
+    uint64_t data_fixed[ExactMatchTable::kMaxBulk] = {};
+    ASSERT_EQ(t->LookupBulk<kWords>(ptrs, hashes, n, data_fixed), hits);
+    for (int i = 0; i < n; ++i) {
+      if ((hits >> i) & 1) {
+        EXPECT_EQ(data_fixed[i], data[i]);
+      }
+    }
     for (int i = 0; i < n; ++i) {
       const int32_t e = t->Find(ptrs[i], hashes[i]);
       ASSERT_EQ((hits >> i) & 1, e >= 0 ? 1u : 0u) << "round " << round << " key " << keys[i][0];
