@@ -10,12 +10,12 @@
 //
 // Datapath: lcores (or a caller of PollOnce) poll every port in bursts of 32: parse into a
 // FlowKey, classify (groups; per (group, mask, priority) subtables, each an ExactMatchTable
-// (softasic_table.h: 64-byte buckets + an entry array, <= 2 cache lines per lookup, looked up a
-// burst at a time) with lock-free readers; lower priority value wins, first match wins), run the
-// rule's compiled action program, transmit. No allocation or log per packet; no lock per packet
-// (with several datapath lcores, a port's TX queue is taken one burst at a time). Meters are
-// lock-free trTCMs (GCRA buckets updated by compare-and-swap), exact when several lcores share
-// one.
+// (softasic_table.h: 64-byte buckets holding 1- and 2-word keys inline, one cache line per
+// lookup, larger keys in an entry array, two; looked up a burst at a time) with lock-free readers;
+// lower priority value wins, first match wins), run the rule's compiled action program, transmit.
+// No allocation or log per packet; no lock per packet (with several datapath lcores, a port's TX
+// queue is taken one burst at a time). Meters are lock-free trTCMs (GCRA buckets updated by
+// compare-and-swap), exact when several lcores share one.
 //
 // Control: CreateFlow/DestroyFlow/... are called from one control thread at a time (they are
 // not reentrant). They never block the datapath; memory a datapath thread may still read is

@@ -15,6 +15,13 @@
 // Overflow buckets are only visited when the home bucket is full, which the sizing (see Create)
 // keeps rare.
 //
+// Keys of one or two words (port + IPv4 5-tuple: the agent's exact rules) use an inline layout
+// instead: each 64-byte bucket holds two slots of key + datum and their two tags (hash | 1;
+// 0 = empty), so a lookup reads a single cache line. At 1M rules the entry line was half of
+// the lookup's cost (it comes from DRAM, after the bucket it depends on). Home buckets are a
+// power of two >= capacity (<= 1 key per bucket on average, ~10% of keys in overflow buckets
+// when full); "entry" indexes are slot handles, bucket * 2 + slot.
+//
 // Concurrency: one writer (the control thread) and any number of lock-free readers. A slot is
 // published with a release store after its entry is written; a removed slot is cleared, and the
 // entry it pointed to must not be reused until no reader can still hold it: Remove returns the
@@ -43,6 +50,9 @@ class ExactMatchTable {
     std::unique_ptr<ExactMatchTable> t(new ExactMatchTable());
     t->capacity_ = capacity < 8 ? 8 : capacity;
     t->key_words_ = key_words;
+    if (key_words <= kInlineWords) {
+      return CreateInline(std::move(t), socket);
+    }
     const uint32_t raw = (key_words + 1) * 8;
     t->entry_words_ = (raw <= 32 ? 32 : (raw + 63) / 64 * 64) / 8;
     // Home buckets: a power of two >= capacity / 4, so a full table averages <= 4 of 7 slots
@@ -71,6 +81,7 @@ class ExactMatchTable {
   ~ExactMatchTable() {
     rte_free(buckets_);
     rte_free(entries_);
+    rte_free(inline_);
   }
   ExactMatchTable(const ExactMatchTable&) = delete;
   ExactMatchTable& operator=(const ExactMatchTable&) = delete;
@@ -78,6 +89,9 @@ class ExactMatchTable {
   uint32_t capacity() const { return capacity_; }
   uint32_t key_words() const { return key_words_; }
   uint64_t memory_bytes() const {
+    if (inline_ != nullptr) {
+      return uint64_t{total_buckets_} * sizeof(InlineBucket) + removed_.size() + sizeof(*this);
+    }
     return uint64_t{total_buckets_} * sizeof(Bucket) + uint64_t{capacity_} * entry_words_ * 8 +
            uint64_t{capacity_} * sizeof(uint32_t) + sizeof(*this);
   }
@@ -89,6 +103,9 @@ class ExactMatchTable {
   int32_t Add(const uint64_t* key, uint32_t hash, uint64_t data) {
     if (Find(key, hash) >= 0) {
       return -EEXIST;
+    }
+    if (inline_ != nullptr) {
+      return InlineAdd(key, hash, data);
     }
     if (free_entries_.empty()) {
       return -ENOSPC;
@@ -121,6 +138,9 @@ class ExactMatchTable {
   // Unlinks `key`. Returns its entry index (pass it to FreeEntry after a grace period), or
   // -ENOENT.
   int32_t Remove(const uint64_t* key, uint32_t hash) {
+    if (inline_ != nullptr) {
+      return InlineRemove(key, hash);
+    }
     for (Bucket* b = &buckets_[Home(hash)];; b = &buckets_[b->next - 1]) {
       for (int s = 0; s < kSlots; ++s) {
         const uint64_t slot = b->slots[s];
@@ -135,16 +155,42 @@ class ExactMatchTable {
     }
   }
   // Makes a removed entry reusable. Only once no reader can hold it (after a grace period).
-  void FreeEntry(int32_t entry) { free_entries_.push_back(static_cast<uint32_t>(entry)); }
+  void FreeEntry(int32_t entry) {
+    if (inline_ != nullptr) {
+      removed_[static_cast<uint32_t>(entry)] = 0;
+      --used_;
+      return;
+    }
+    free_entries_.push_back(static_cast<uint32_t>(entry));
+  }
 
-  const uint64_t* EntryKey(int32_t entry) const { return Entry(static_cast<uint32_t>(entry)); }
+  const uint64_t* EntryKey(int32_t entry) const {
+    return inline_ != nullptr ? InlineSlot(static_cast<uint32_t>(entry))
+                              : Entry(static_cast<uint32_t>(entry));
+  }
   uint64_t EntryData(int32_t entry) const {
-    return Entry(static_cast<uint32_t>(entry))[key_words_];
+    return inline_ != nullptr ? InlineSlot(static_cast<uint32_t>(entry))[kInlineWords]
+                              : Entry(static_cast<uint32_t>(entry))[key_words_];
   }
 
   // Calls fn(const uint64_t* key, uint64_t data) for every key (writer thread).
   template <typename Fn>
   void ForEach(Fn fn) const {
+    if (inline_ != nullptr) {
+      for (uint32_t i = 0; i <= mask_; ++i) {
+        for (const InlineBucket* b = &inline_[i];; b = &inline_[b->next - 1]) {
+          for (int s = 0; s < kInlineSlots; ++s) {
+            if (b->tags[s] != 0) {
+              fn(b->slots[s], b->slots[s][kInlineWords]);
+            }
+          }
+          if (b->next == 0) {
+            break;
+          }
+        }
+      }
+      return;
+    }
     for (uint32_t i = 0; i <= mask_; ++i) {
       for (const Bucket* b = &buckets_[i];; b = &buckets_[b->next - 1]) {
         for (int s = 0; s < kSlots; ++s) {
@@ -164,6 +210,9 @@ class ExactMatchTable {
 
   // Entry index of `key`, or -1.
   int32_t Find(const uint64_t* key, uint32_t hash) const {
+    if (inline_ != nullptr) {
+      return InlineFind(key, hash);
+    }
     for (const Bucket* b = &buckets_[Home(hash)];;) {
       for (int s = 0; s < kSlots; ++s) {
         const uint64_t slot = __atomic_load_n(&b->slots[s], __ATOMIC_ACQUIRE);
@@ -188,6 +237,9 @@ class ExactMatchTable {
   uint32_t LookupBulk(const uint64_t* const* keys, const uint32_t* hashes, int n,
                       uint64_t* data) const {
     const uint32_t words = kWords != 0 ? kWords : key_words_;
+    if (inline_ != nullptr) {
+      return InlineLookupBulk(keys, hashes, n, data, words);
+    }
     const Bucket* home[kMaxBulk];
     int32_t candidate[kMaxBulk];
     for (int i = 0; i < n; ++i) {
@@ -233,6 +285,143 @@ class ExactMatchTable {
   }
 
  private:
+  static constexpr uint32_t kInlineWords = 2;
+  static constexpr int kInlineSlots = 2;
+  struct alignas(64) InlineBucket {
+    uint32_t tags[kInlineSlots];  // hash | 1 of the slot's key, 0 = empty
+    uint32_t next;                // overflow bucket index + 1, 0 = none
+    uint32_t pad;
+    uint64_t slots[kInlineSlots][kInlineWords + 1];  // key (unused words 0), datum
+  };
+  static_assert(sizeof(InlineBucket) == 64);
+
+  static uint32_t Tag(uint32_t hash) { return hash | 1u; }
+  const uint64_t* InlineSlot(uint32_t handle) const {
+    return inline_[handle / kInlineSlots].slots[handle % kInlineSlots];
+  }
+  bool InlineKeyEquals(const uint64_t* slot, const uint64_t* key, uint32_t words) const {
+    uint64_t diff = slot[0] ^ key[0];
+    if (words == 2) {
+      diff |= slot[1] ^ key[1];
+    }
+    return diff == 0;
+  }
+
+  static std::unique_ptr<ExactMatchTable> CreateInline(std::unique_ptr<ExactMatchTable> t,
+                                                       int socket) {
+    uint32_t buckets = 8;
+    while (buckets < t->capacity_) {
+      buckets <<= 1;
+    }
+    t->mask_ = buckets - 1;
+    t->shift_ = static_cast<uint32_t>(32 - __builtin_ctz(buckets));
+    t->total_buckets_ = buckets + buckets / 4;
+    t->inline_ = static_cast<InlineBucket*>(rte_zmalloc_socket(
+        "softasic_inline_buckets", sizeof(InlineBucket) * t->total_buckets_, 64, socket));
+    if (t->inline_ == nullptr) {
+      return nullptr;
+    }
+    t->next_overflow_ = buckets;
+    t->removed_.assign(uint64_t{t->total_buckets_} * kInlineSlots, 0);
+    return t;
+  }
+
+  int32_t InlineAdd(const uint64_t* key, uint32_t hash, uint64_t data) {
+    if (used_ >= capacity_) {
+      return -ENOSPC;
+    }
+    uint32_t index = Home(hash);
+    for (;;) {
+      InlineBucket* b = &inline_[index];
+      for (int s = 0; s < kInlineSlots; ++s) {
+        const uint32_t handle = index * kInlineSlots + s;
+        // A removed slot keeps its key for readers until FreeEntry (after a grace period).
+        if (b->tags[s] == 0 && removed_[handle] == 0) {
+          b->slots[s][0] = key[0];
+          b->slots[s][1] = key_words_ == 2 ? key[1] : 0;
+          b->slots[s][kInlineWords] = data;
+          __atomic_store_n(&b->tags[s], Tag(hash), __ATOMIC_RELEASE);
+          ++used_;
+          return static_cast<int32_t>(handle);
+        }
+      }
+      if (b->next == 0) {
+        if (next_overflow_ >= total_buckets_) {
+          return -ENOSPC;
+        }
+        __atomic_store_n(&b->next, next_overflow_ + 1, __ATOMIC_RELEASE);
+        ++next_overflow_;
+      }
+      index = b->next - 1;
+    }
+  }
+
+  int32_t InlineRemove(const uint64_t* key, uint32_t hash) {
+    for (uint32_t index = Home(hash);;) {
+      InlineBucket* b = &inline_[index];
+      for (int s = 0; s < kInlineSlots; ++s) {
+        if (b->tags[s] == Tag(hash) && InlineKeyEquals(b->slots[s], key, key_words_)) {
+          __atomic_store_n(&b->tags[s], 0u, __ATOMIC_RELEASE);
+          const uint32_t handle = index * kInlineSlots + s;
+          removed_[handle] = 1;
+          return static_cast<int32_t>(handle);
+        }
+      }
+      if (b->next == 0) {
+        return -ENOENT;
+      }
+      index = b->next - 1;
+    }
+  }
+
+  int32_t InlineFind(const uint64_t* key, uint32_t hash) const {
+    for (uint32_t index = Home(hash);;) {
+      const InlineBucket* b = &inline_[index];
+      for (int s = 0; s < kInlineSlots; ++s) {
+        if (__atomic_load_n(&b->tags[s], __ATOMIC_ACQUIRE) == Tag(hash) &&
+            InlineKeyEquals(b->slots[s], key, key_words_)) {
+          return static_cast<int32_t>(index * kInlineSlots + s);
+        }
+      }
+      const uint32_t next = __atomic_load_n(&b->next, __ATOMIC_ACQUIRE);
+      if (next == 0) {
+        return -1;
+      }
+      index = next - 1;
+    }
+  }
+
+  // One cache line per lookup: all home buckets are prefetched, then each is searched.
+  uint32_t InlineLookupBulk(const uint64_t* const* keys, const uint32_t* hashes, int n,
+                            uint64_t* data, uint32_t words) const {
+    const InlineBucket* home[kMaxBulk];
+    for (int i = 0; i < n; ++i) {
+      home[i] = &inline_[Home(hashes[i])];
+      rte_prefetch0(home[i]);
+    }
+    uint32_t hits = 0;
+    for (int i = 0; i < n; ++i) {
+      const InlineBucket* b = home[i];
+      const uint32_t tag = Tag(hashes[i]);
+      const uint32_t t0 = __atomic_load_n(&b->tags[0], __ATOMIC_ACQUIRE);
+      const uint32_t t1 = __atomic_load_n(&b->tags[1], __ATOMIC_ACQUIRE);
+      if (t0 == tag && InlineKeyEquals(b->slots[0], keys[i], words)) {
+        data[i] = b->slots[0][kInlineWords];
+        hits |= 1u << i;
+      } else if (t1 == tag && InlineKeyEquals(b->slots[1], keys[i], words)) {
+        data[i] = b->slots[1][kInlineWords];
+        hits |= 1u << i;
+      } else if (__atomic_load_n(&b->next, __ATOMIC_ACQUIRE) != 0) {
+        const int32_t e = InlineFind(keys[i], hashes[i]);  // an overflow chain (rare)
+        if (e >= 0) {
+          data[i] = InlineSlot(static_cast<uint32_t>(e))[kInlineWords];
+          hits |= 1u << i;
+        }
+      }
+    }
+    return hits;
+  }
+
   struct alignas(64) Bucket {
     uint64_t slots[kSlots];
     uint32_t next;  // overflow bucket index + 1, 0 = none
@@ -263,6 +452,11 @@ class ExactMatchTable {
   Bucket* buckets_ = nullptr;
   uint64_t* entries_ = nullptr;
   std::vector<uint32_t> free_entries_;  // writer only
+  // Inline layout (key_words <= 2): its buckets; per slot handle, 1 while removed and not yet
+  // freed (writer only); slots in use or awaiting FreeEntry.
+  InlineBucket* inline_ = nullptr;
+  std::vector<uint8_t> removed_;
+  uint32_t used_ = 0;
 };
 
 }  // namespace nicswitch::device::softasic_internal

@@ -1,6 +1,7 @@
 // The softasic's exact-match table on its own: insert / find / remove, duplicate and full-table
 // refusals, entries reused only after FreeEntry, keys sharing a hash (overflow buckets), and
-// LookupBulk agreeing with Find on mixes of hits and misses.
+// LookupBulk agreeing with Find on mixes of hits and misses. Every test runs with keys of 1 and
+// 2 words (the inline layout: key and datum in the bucket) and of 3 words (bucket + entry array).
 
 #include "soc_agent/device/softasic_table.h"
 
@@ -11,6 +12,7 @@
 #include <cstdint>
 #include <random>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "common/eal.h"
@@ -19,29 +21,41 @@
 namespace nicswitch::device::softasic_internal {
 namespace {
 
-constexpr uint32_t kWords = 3;
-using Key = std::array<uint64_t, kWords>;
-
-uint32_t HashOf(const Key& k) {
-  uint64_t h = 0x9e3779b97f4a7c15ull;
-  for (uint64_t w : k) {
-    h = (h ^ w) * 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-  }
-  return static_cast<uint32_t>(h);
-}
+using Key = std::array<uint64_t, 3>;  // the table reads the first kWords words
 
 Key KeyOf(uint64_t i) { return Key{i, i * 7 + 1, ~i}; }
 
-class ExactMatchTableTest : public ::testing::Test {
+class ExactMatchTableTest : public ::testing::TestWithParam<uint32_t> {
  protected:
   static void SetUpTestSuite() {
     ASSERT_TRUE(
         InitEal("softasic_table_test", testenv::TestEalArgs("softasic_table_test", {}, 256)).ok());
   }
+  const uint32_t kWords = GetParam();
+
+  uint32_t HashOf(const Key& k) const {
+    uint64_t h = 0x9e3779b97f4a7c15ull;
+    for (uint32_t w = 0; w < kWords; ++w) {
+      h = (h ^ k[w]) * 0xff51afd7ed558ccdull;
+      h ^= h >> 33;
+    }
+    return static_cast<uint32_t>(h);
+  }
+  // LookupBulk with the key size known at compile time, as the datapath calls it.
+  uint32_t FixedSizeLookup(const ExactMatchTable& t, const uint64_t* const* keys,
+                           const uint32_t* hashes, int n, uint64_t* data) const {
+    switch (kWords) {
+      case 1:
+        return t.LookupBulk<1>(keys, hashes, n, data);
+      case 2:
+        return t.LookupBulk<2>(keys, hashes, n, data);
+      default:
+        return t.LookupBulk<3>(keys, hashes, n, data);
+    }
+  }
 };
 
-TEST_F(ExactMatchTableTest, AddFindRemoveAndReuseOnlyAfterFree) {
+TEST_P(ExactMatchTableTest, AddFindRemoveAndReuseOnlyAfterFree) {
   auto t = ExactMatchTable::Create(64, kWords, SOCKET_ID_ANY);
   ASSERT_NE(t, nullptr);
   const Key a = KeyOf(1), b = KeyOf(2);
@@ -66,7 +80,7 @@ TEST_F(ExactMatchTableTest, AddFindRemoveAndReuseOnlyAfterFree) {
   EXPECT_EQ(t->EntryData(ea), 102u);
 }
 
-TEST_F(ExactMatchTableTest, RefusesTheKeyAfterCapacityAndTakesItAfterARemoval) {
+TEST_P(ExactMatchTableTest, RefusesTheKeyAfterCapacityAndTakesItAfterARemoval) {
   constexpr uint32_t kCap = 100;
   auto t = ExactMatchTable::Create(kCap, kWords, SOCKET_ID_ANY);
   ASSERT_NE(t, nullptr);
@@ -83,7 +97,7 @@ TEST_F(ExactMatchTableTest, RefusesTheKeyAfterCapacityAndTakesItAfterARemoval) {
   EXPECT_GE(t->Add(extra.data(), HashOf(extra), 0), 0);
 }
 
-TEST_F(ExactMatchTableTest, KeysSharingOneHashSpillIntoOverflowBuckets) {
+TEST_P(ExactMatchTableTest, KeysSharingOneHashSpillIntoOverflowBuckets) {
   auto t = ExactMatchTable::Create(256, kWords, SOCKET_ID_ANY);
   ASSERT_NE(t, nullptr);
   constexpr uint32_t kHash = 0x12345678;
@@ -123,7 +137,7 @@ TEST_F(ExactMatchTableTest, KeysSharingOneHashSpillIntoOverflowBuckets) {
   EXPECT_EQ(seen.size(), static_cast<size_t>(kKeys - 1));
 }
 
-TEST_F(ExactMatchTableTest, BulkLookupAgreesWithFindOnHitsAndMisses) {
+TEST_P(ExactMatchTableTest, BulkLookupAgreesWithFindOnHitsAndMisses) {
   constexpr uint32_t kCap = 20000;
   auto t = ExactMatchTable::Create(kCap, kWords, SOCKET_ID_ANY);
   ASSERT_NE(t, nullptr);
@@ -146,7 +160,7 @@ TEST_F(ExactMatchTableTest, BulkLookupAgreesWithFindOnHitsAndMisses) {
     const uint32_t hits = t->LookupBulk(ptrs, hashes, n, data);
     // The variant with the key size known at compile time (the datapath's 2-word keys) agrees.
     uint64_t data_fixed[ExactMatchTable::kMaxBulk] = {};
-    ASSERT_EQ(t->LookupBulk<kWords>(ptrs, hashes, n, data_fixed), hits);
+    ASSERT_EQ(FixedSizeLookup(*t, ptrs, hashes, n, data_fixed), hits);
     for (int i = 0; i < n; ++i) {
       if ((hits >> i) & 1) {
         EXPECT_EQ(data_fixed[i], data[i]);
@@ -164,6 +178,11 @@ TEST_F(ExactMatchTableTest, BulkLookupAgreesWithFindOnHitsAndMisses) {
     }
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(KeyWords, ExactMatchTableTest, ::testing::Values(1u, 2u, 3u),
+                         [](const ::testing::TestParamInfo<uint32_t>& info) {
+                           return std::to_string(info.param) + "Words";
+                         });
 
 }  // namespace
 }  // namespace nicswitch::device::softasic_internal
