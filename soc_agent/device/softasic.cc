@@ -320,6 +320,10 @@ class SoftAsic::Impl {
   void ProcessPackets(uint32_t slot, uint16_t in_port, rte_mbuf** pkts, uint16_t n);
   void Classify(const Snapshot::Group& group, const FlowKey* keys, const uint8_t* idx, uint16_t n,
                 uint64_t* rule_out) const;
+  // Pushes the program's encap headers in front of `m` with lengths and checksums; false when
+  // the headroom is short (m dropped, counted on in_port).
+  __attribute__((always_inline)) inline bool PushEncap(Thread& t, rte_mbuf* m,
+                                                       const ActionProgram& prog, uint16_t in_port);
   // Runs a rule's non-fate ops. Returns false when the packet was dropped (freed).
   bool RunOps(Thread& t, uint32_t rule, const ActionProgram& prog, rte_mbuf*& m, FlowKey& key,
               PacketLayout& layout, uint64_t now, uint16_t in_port);
@@ -919,6 +923,36 @@ void SoftAsic::Impl::Classify(const Snapshot::Group& group, const FlowKey* keys,
   }
 }
 
+inline bool SoftAsic::Impl::PushEncap(Thread& t, rte_mbuf* m, const ActionProgram& prog,
+                                      uint16_t in_port) {
+  const uint32_t inner_len = m->pkt_len;
+  auto* hdr = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, prog.encap_size));
+  if (hdr == nullptr) {
+    Add(t.ports[in_port].drops, 1);
+    rte_pktmbuf_free(m);
+    return false;
+  }
+  CopyEncapTemplate(hdr, prog.encap, prog.encap_size);
+  if (prog.encap_udp_offset != 0xffff) {
+    const uint32_t udp_len = inner_len + prog.encap_size - prog.encap_udp_offset;
+    auto* udp = reinterpret_cast<rte_udp_hdr*>(hdr + prog.encap_udp_offset);
+    udp->dgram_len = rte_cpu_to_be_16(static_cast<uint16_t>(udp_len));
+    udp->dgram_cksum = 0;
+    if (prog.encap_ipv6) {
+      auto* ip = reinterpret_cast<rte_ipv6_hdr*>(hdr + prog.encap_ip_offset);
+      ip->payload_len = rte_cpu_to_be_16(static_cast<uint16_t>(udp_len));
+      udp->dgram_cksum = rte_ipv6_udptcp_cksum_mbuf(m, ip, prog.encap_udp_offset);
+    } else {
+      auto* ip = reinterpret_cast<rte_ipv4_hdr*>(hdr + prog.encap_ip_offset);
+      const uint32_t total = inner_len + prog.encap_size - prog.encap_ip_offset;
+      ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(total));
+      ip->hdr_checksum =
+          rte_cpu_to_be_16(static_cast<uint16_t>(~FoldSum(prog.encap_ip_sum + total)));
+    }
+  }
+  return true;
+}
+
 bool SoftAsic::Impl::RunOps(Thread& t, uint32_t rule, const ActionProgram& prog, rte_mbuf*& m,
                             FlowKey& key, PacketLayout& layout, uint64_t now, uint16_t in_port) {
   bool layout_valid = true;
@@ -988,35 +1022,12 @@ bool SoftAsic::Impl::RunOps(Thread& t, uint32_t rule, const ActionProgram& prog,
         }
         break;
       }
-      case Op::kEncap: {
-        const uint32_t inner_len = m->pkt_len;
-        auto* hdr = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, prog.encap_size));
-        if (hdr == nullptr) {
-          Add(t.ports[in_port].drops, 1);
-          rte_pktmbuf_free(m);
+      case Op::kEncap:
+        if (!PushEncap(t, m, prog, in_port)) {
           return false;
-        }
-        CopyEncapTemplate(hdr, prog.encap, prog.encap_size);
-        if (prog.encap_udp_offset != 0xffff) {
-          const uint32_t udp_len = inner_len + prog.encap_size - prog.encap_udp_offset;
-          auto* udp = reinterpret_cast<rte_udp_hdr*>(hdr + prog.encap_udp_offset);
-          udp->dgram_len = rte_cpu_to_be_16(static_cast<uint16_t>(udp_len));
-          udp->dgram_cksum = 0;
-          if (prog.encap_ipv6) {
-            auto* ip = reinterpret_cast<rte_ipv6_hdr*>(hdr + prog.encap_ip_offset);
-            ip->payload_len = rte_cpu_to_be_16(static_cast<uint16_t>(udp_len));
-            udp->dgram_cksum = rte_ipv6_udptcp_cksum_mbuf(m, ip, prog.encap_udp_offset);
-          } else {
-            auto* ip = reinterpret_cast<rte_ipv4_hdr*>(hdr + prog.encap_ip_offset);
-            const uint32_t total = inner_len + prog.encap_size - prog.encap_ip_offset;
-            ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(total));
-            ip->hdr_checksum =
-                rte_cpu_to_be_16(static_cast<uint16_t>(~FoldSum(prog.encap_ip_sum + total)));
-          }
         }
         layout_valid = false;
         break;
-      }
       case Op::kVxlanDecap: {
         if (!layout_valid) {
           ExtractKey(m, in_port, key.f.meta.mark, key, layout);
@@ -1186,7 +1197,13 @@ void SoftAsic::Impl::ProcessPackets(uint32_t slot, uint16_t in_port, rte_mbuf** 
       }
       const uint32_t rule = DataRule(rule_of[j]);
       const ActionProgram& prog = *program_table_[DataProgram(rule_of[j])];
-      if (prog.num_ops != 0 && !RunOps(t, rule, prog, m, keys[i], layouts[i], now, in_port)) {
+      if (prog.num_ops == 1 && prog.ops[0] == Op::kEncap) {
+        // An overlay rule's only op (VF -> uplink): inline, without RunOps' call and dispatch.
+        if (!PushEncap(t, m, prog, in_port)) {
+          continue;
+        }
+      } else if (prog.num_ops != 0 &&
+                 !RunOps(t, rule, prog, m, keys[i], layouts[i], now, in_port)) {
         continue;
       }
       pkts[i] = m;
