@@ -383,6 +383,16 @@ class SoftAsic::Impl {
   rte_rcu_qsbr* rcu_ = nullptr;
   std::atomic<bool> stop_{false};
   bool running_ = false;
+  // Slot 0 is registered with the RCU for PollOnce/ProcessBurst callers (once, not per call:
+  // registering is a library call and an atomic on every pass); online only during a call.
+  bool caller_registered_ = false;
+  void CallerOnline() {
+    if (!caller_registered_) {
+      rte_rcu_qsbr_thread_register(rcu_, 0);
+      caller_registered_ = true;
+    }
+    rte_rcu_qsbr_thread_online(rcu_, 0);
+  }
 
   // Rules.
   RuleEntry* rules_ = nullptr;
@@ -753,6 +763,7 @@ absl::Status SoftAsic::Impl::Start() {
       for (uint32_t s = 0; s < slot; ++s) {
         rte_eal_wait_lcore(config_.datapath_lcores[s]);
       }
+      caller_registered_ = false;
       return absl::InternalError(absl::StrCat("cannot launch the datapath on lcore ",
                                               config_.datapath_lcores[slot], ": ",
                                               rte_strerror(-rc)));
@@ -771,6 +782,7 @@ void SoftAsic::Impl::Stop() {
     rte_eal_wait_lcore(lcore);
   }
   running_ = false;
+  caller_registered_ = false;  // lcore 0's thread unregistered slot 0 on its way out
 }
 
 void SoftAsic::Impl::RunThread(uint32_t slot) {
@@ -811,14 +823,12 @@ uint32_t SoftAsic::Impl::PollOnce() {
   if (running_) {
     return 0;
   }
-  rte_rcu_qsbr_thread_register(rcu_, 0);
-  rte_rcu_qsbr_thread_online(rcu_, 0);
+  CallerOnline();
   uint32_t n = 0;
   for (uint32_t p = 0; p < ports_.size(); ++p) {
     n += PollPort(0, p);
   }
   rte_rcu_qsbr_thread_offline(rcu_, 0);
-  rte_rcu_qsbr_thread_unregister(rcu_, 0);
   return n;
 }
 
@@ -827,13 +837,11 @@ void SoftAsic::Impl::ProcessBurstFromCaller(uint16_t port_index, rte_mbuf** pkts
     rte_pktmbuf_free_bulk(pkts, n);
     return;
   }
-  rte_rcu_qsbr_thread_register(rcu_, 0);
-  rte_rcu_qsbr_thread_online(rcu_, 0);
+  CallerOnline();
   for (uint16_t i = 0; i < n; i += kBurst) {
     ProcessPackets(0, port_index, pkts + i, std::min<uint16_t>(kBurst, n - i));
   }
   rte_rcu_qsbr_thread_offline(rcu_, 0);
-  rte_rcu_qsbr_thread_unregister(rcu_, 0);
 }
 
 uint32_t SoftAsic::Impl::PollPort(uint32_t slot, uint32_t port) {
