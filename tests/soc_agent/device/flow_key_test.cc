@@ -23,11 +23,15 @@ using testing::Put16;
 using testing::Udp4;
 
 // An mbuf header around `frame` (no mempool: the parser reads buf_addr, data_off, data_len).
+// The buffer ends where the frame ends, so a parser reading past data_len is caught by ASan
+// (NICSWITCH_SANITIZE builds).
 struct FakeMbuf {
   alignas(64) rte_mbuf m{};
   std::vector<uint8_t> buf;
-  explicit FakeMbuf(const Bytes& frame) : buf(RTE_PKTMBUF_HEADROOM + frame.size() + 16, 0xa5) {
-    std::memcpy(buf.data() + RTE_PKTMBUF_HEADROOM, frame.data(), frame.size());
+  explicit FakeMbuf(const Bytes& frame) : buf(RTE_PKTMBUF_HEADROOM + frame.size(), 0xa5) {
+    if (!frame.empty()) {
+      std::memcpy(buf.data() + RTE_PKTMBUF_HEADROOM, frame.data(), frame.size());
+    }
     m.buf_addr = buf.data();
     m.data_off = RTE_PKTMBUF_HEADROOM;
     m.data_len = static_cast<uint16_t>(frame.size());
