@@ -4,7 +4,7 @@
 source "$(dirname "$0")/common.sh"
 sim_up
 revision=$(ctl_status_field 2 desired_revision)
-sim_start_answerer 2 200
+sim_start_answerer 2 560  # an upper bound; cleanup stops it (see simhosts.sh on slow exits)
 sim_start_relay 2
 sim_start_sender 1 1000 500
 sim_start_relay 1

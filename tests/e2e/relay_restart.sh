@@ -3,7 +3,7 @@
 # again in client mode picks up the guest's rings, and traffic resumes.
 source "$(dirname "$0")/common.sh"
 sim_up
-sim_start_answerer 2 200
+sim_start_answerer 2 560  # an upper bound; cleanup stops it (see simhosts.sh on slow exits)
 sim_start_relay 2
 sim_start_sender 1 1000 500
 sim_start_relay 1
