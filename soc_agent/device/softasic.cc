@@ -353,10 +353,38 @@ class SoftAsic::Impl {
   std::pair<const ActionProgram*, uint32_t> InternProgram(const ActionProgram& program);
   void ReleaseProgram(const ActionProgram* program);
   void Defer(std::function<void()> fn);
-  static void CompactKey(const Subtable& st, const FlowKey& key, uint64_t* out) {
-    for (int i = 0; i < st.nwords; ++i) {
+  // Writes `st`'s compact key of `key` (the words its mask touches, masked) to `out` and
+  // returns its hash, in one pass. kWords: st.nwords when the caller knows it at compile time
+  // (the datapath's 2-word keys: the loop unrolls), 0 otherwise.
+  template <int kWords = 0>
+  static uint32_t CompactKey(const Subtable& st, const FlowKey& key, uint64_t* out) {
+    const int nwords = kWords != 0 ? kWords : st.nwords;
+    uint32_t h = kHashInit;
+    for (int i = 0; i < nwords; ++i) {
       out[i] = key.w[st.words[i]] & st.cmask[i];
+      h = Crc8(out[i], h);
     }
+    return h;
+  }
+  // Looks the pending packets (bits of `pending`, indexes into `idx`) up in `st`: hit b of the
+  // result is packet idx[map[b]], its datum data[b].
+  template <int kWords>
+  __attribute__((always_inline)) static uint32_t LookupPending(const Subtable& st,
+                                                               const FlowKey* keys,
+                                                               const uint8_t* idx, uint32_t pending,
+                                                               uint8_t* map, uint64_t* data) {
+    uint64_t ck[kBurst][kKeyWords];
+    const uint64_t* key_ptrs[kBurst];
+    uint32_t hashes[kBurst];
+    int k = 0;
+    for (uint32_t bits = pending; bits != 0; bits &= bits - 1) {
+      const int j = __builtin_ctz(bits);
+      hashes[k] = CompactKey<kWords>(st, keys[idx[j]], ck[k]);
+      key_ptrs[k] = ck[k];
+      map[k] = static_cast<uint8_t>(j);
+      ++k;
+    }
+    return st.table->LookupBulk<kWords>(key_ptrs, hashes, k, data);
   }
   static uint32_t HashKey(const Subtable& st, const uint64_t* ck) {
     uint32_t h = kHashInit;
@@ -870,9 +898,6 @@ uint32_t SoftAsic::Impl::PollPort(uint32_t slot, uint32_t port) {
 
 void SoftAsic::Impl::Classify(const Snapshot::Group& group, const FlowKey* keys, const uint8_t* idx,
                               uint16_t n, uint64_t* rule_out) const {
-  uint64_t ck[kBurst][kKeyWords];
-  const uint64_t* key_ptrs[kBurst];
-  uint32_t hashes[kBurst];
   uint64_t data[kBurst];
   uint8_t map[kBurst];
   uint32_t pending = n == 32 ? 0xffffffffu : ((1u << n) - 1);
@@ -884,44 +909,9 @@ void SoftAsic::Impl::Classify(const Snapshot::Group& group, const FlowKey* keys,
     if (pending == 0) {
       break;
     }
-    int k = 0;
-    uint32_t found;
-    if (st->nwords == 2) {
-      // Port + IPv4 5-tuple, the agent's exact rules: the same steps, unrolled.
-      const uint32_t w0 = st->words[0];
-      const uint32_t w1 = st->words[1];
-      const uint64_t m0 = st->cmask[0];
-      const uint64_t m1 = st->cmask[1];
-      for (uint32_t bits = pending; bits != 0; bits &= bits - 1) {
-        const int j = __builtin_ctz(bits);
-        const FlowKey& key = keys[idx[j]];
-        ck[k][0] = key.w[w0] & m0;
-        ck[k][1] = key.w[w1] & m1;
-        hashes[k] = Crc8(ck[k][1], Crc8(ck[k][0], kHashInit));
-        key_ptrs[k] = ck[k];
-        map[k] = static_cast<uint8_t>(j);
-        ++k;
-      }
-      found = st->table->LookupBulk<2>(key_ptrs, hashes, k, data);
-    } else {
-      const int nwords = st->nwords;
-      for (uint32_t bits = pending; bits != 0; bits &= bits - 1) {
-        const int j = __builtin_ctz(bits);
-        // Compact key and its CRC in one pass over the subtable's words.
-        const FlowKey& key = keys[idx[j]];
-        uint32_t h = kHashInit;
-        for (int w = 0; w < nwords; ++w) {
-          const uint64_t v = key.w[st->words[w]] & st->cmask[w];
-          ck[k][w] = v;
-          h = Crc8(v, h);
-        }
-        hashes[k] = h;
-        key_ptrs[k] = ck[k];
-        map[k] = static_cast<uint8_t>(j);
-        ++k;
-      }
-      found = st->table->LookupBulk(key_ptrs, hashes, k, data);
-    }
+    // Port + IPv4 5-tuple (the agent's rules from VFs): compiled for two words.
+    const uint32_t found = st->nwords == 2 ? LookupPending<2>(*st, keys, idx, pending, map, data)
+                                           : LookupPending<0>(*st, keys, idx, pending, map, data);
     for (uint32_t hits = found; hits != 0; hits &= hits - 1) {
       const int b = __builtin_ctz(hits);
       const int j = map[b];
@@ -1486,8 +1476,7 @@ absl::StatusOr<uint32_t> SoftAsic::Impl::Insert(const CompiledFlow& flow) {
   bool created = false;
   ASSIGN_OR_RETURN(Subtable * st, FindOrAddSubtable(flow, &created));
   uint64_t ck[kKeyWords];
-  CompactKey(*st, flow.value, ck);
-  const uint32_t hash = HashKey(*st, ck);
+  const uint32_t hash = CompactKey(*st, flow.value, ck);
   if (st->table->Find(ck, hash) >= 0) {
     return absl::AlreadyExistsError(absl::StrCat("a rule with the same group ", flow.group,
                                                  ", priority ", flow.priority,

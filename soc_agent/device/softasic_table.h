@@ -15,7 +15,7 @@
 // Overflow buckets are only visited when the home bucket is full, which the sizing (see Create)
 // keeps rare.
 //
-// Keys of one or two words (port + IPv4 5-tuple: the agent's exact rules) use an inline layout
+// Keys of one or two words (port + IPv4 5-tuple: the agent's rules from VFs) use an inline layout
 // instead: each 64-byte bucket holds two slots of key + datum and their two tags (hash | 1;
 // 0 = empty), so a lookup reads a single cache line. At 1M rules the entry line was half of
 // the lookup's cost (it comes from DRAM, after the bucket it depends on). Home buckets are a
@@ -56,14 +56,8 @@ class ExactMatchTable {
     const uint32_t raw = (key_words + 1) * 8;
     t->entry_words_ = (raw <= 32 ? 32 : (raw + 63) / 64 * 64) / 8;
     // Home buckets: a power of two >= capacity / 4, so a full table averages <= 4 of 7 slots
-    // per bucket (a Poisson(4) bucket overflows with p ~ 5%); overflow buckets: a quarter more.
-    uint32_t buckets = 8;
-    while (buckets < t->capacity_ / 4) {
-      buckets <<= 1;
-    }
-    t->mask_ = buckets - 1;
-    t->shift_ = static_cast<uint32_t>(32 - __builtin_ctz(buckets));
-    t->total_buckets_ = buckets + buckets / 4;
+    // per bucket (a Poisson(4) bucket overflows with p ~ 5%).
+    t->SizeBuckets(t->capacity_ / 4);
     t->buckets_ = static_cast<Bucket*>(
         rte_zmalloc_socket("softasic_buckets", sizeof(Bucket) * t->total_buckets_, 64, socket));
     t->entries_ = static_cast<uint64_t*>(rte_zmalloc_socket(
@@ -71,7 +65,6 @@ class ExactMatchTable {
     if (t->buckets_ == nullptr || t->entries_ == nullptr) {
       return nullptr;
     }
-    t->next_overflow_ = buckets;
     t->free_entries_.resize(t->capacity_);
     for (uint32_t i = 0; i < t->capacity_; ++i) {
       t->free_entries_[i] = t->capacity_ - 1 - i;
@@ -144,7 +137,8 @@ class ExactMatchTable {
     for (Bucket* b = &buckets_[Home(hash)];; b = &buckets_[b->next - 1]) {
       for (int s = 0; s < kSlots; ++s) {
         const uint64_t slot = b->slots[s];
-        if (slot != 0 && (slot >> 32) == hash && KeyEquals(Entry(SlotEntry(slot)), key)) {
+        if (slot != 0 && (slot >> 32) == hash &&
+            KeysEqual(Entry(SlotEntry(slot)), key, key_words_)) {
           __atomic_store_n(&b->slots[s], uint64_t{0}, __ATOMIC_RELEASE);
           return static_cast<int32_t>(SlotEntry(slot));
         }
@@ -216,7 +210,8 @@ class ExactMatchTable {
     for (const Bucket* b = &buckets_[Home(hash)];;) {
       for (int s = 0; s < kSlots; ++s) {
         const uint64_t slot = __atomic_load_n(&b->slots[s], __ATOMIC_ACQUIRE);
-        if (slot != 0 && (slot >> 32) == hash && KeyEquals(Entry(SlotEntry(slot)), key)) {
+        if (slot != 0 && (slot >> 32) == hash &&
+            KeysEqual(Entry(SlotEntry(slot)), key, key_words_)) {
           return static_cast<int32_t>(SlotEntry(slot));
         }
       }
@@ -262,11 +257,7 @@ class ExactMatchTable {
     for (int i = 0; i < n; ++i) {
       if (candidate[i] >= 0) {
         const uint64_t* e = Entry(static_cast<uint32_t>(candidate[i]));
-        uint64_t diff = 0;
-        for (uint32_t w = 0; w < words; ++w) {
-          diff |= e[w] ^ keys[i][w];
-        }
-        if (diff == 0) {
+        if (KeysEqual(e, keys[i], words)) {
           data[i] = e[words];
           hits |= 1u << i;
           continue;
@@ -295,33 +286,32 @@ class ExactMatchTable {
   };
   static_assert(sizeof(InlineBucket) == 64);
 
+  // Home buckets: the smallest power of two (>= 8) holding `at_least`; overflow buckets after
+  // them, a quarter as many. Both layouts.
+  void SizeBuckets(uint32_t at_least) {
+    uint32_t buckets = 8;
+    while (buckets < at_least) {
+      buckets <<= 1;
+    }
+    mask_ = buckets - 1;
+    shift_ = static_cast<uint32_t>(32 - __builtin_ctz(buckets));
+    total_buckets_ = buckets + buckets / 4;
+    next_overflow_ = buckets;
+  }
+
   static uint32_t Tag(uint32_t hash) { return hash | 1u; }
   const uint64_t* InlineSlot(uint32_t handle) const {
     return inline_[handle / kInlineSlots].slots[handle % kInlineSlots];
   }
-  bool InlineKeyEquals(const uint64_t* slot, const uint64_t* key, uint32_t words) const {
-    uint64_t diff = slot[0] ^ key[0];
-    if (words == 2) {
-      diff |= slot[1] ^ key[1];
-    }
-    return diff == 0;
-  }
 
   static std::unique_ptr<ExactMatchTable> CreateInline(std::unique_ptr<ExactMatchTable> t,
                                                        int socket) {
-    uint32_t buckets = 8;
-    while (buckets < t->capacity_) {
-      buckets <<= 1;
-    }
-    t->mask_ = buckets - 1;
-    t->shift_ = static_cast<uint32_t>(32 - __builtin_ctz(buckets));
-    t->total_buckets_ = buckets + buckets / 4;
+    t->SizeBuckets(t->capacity_);  // <= 1 key per bucket of 2 slots on average
     t->inline_ = static_cast<InlineBucket*>(rte_zmalloc_socket(
         "softasic_inline_buckets", sizeof(InlineBucket) * t->total_buckets_, 64, socket));
     if (t->inline_ == nullptr) {
       return nullptr;
     }
-    t->next_overflow_ = buckets;
     t->removed_.assign(uint64_t{t->total_buckets_} * kInlineSlots, 0);
     return t;
   }
@@ -360,7 +350,7 @@ class ExactMatchTable {
     for (uint32_t index = Home(hash);;) {
       InlineBucket* b = &inline_[index];
       for (int s = 0; s < kInlineSlots; ++s) {
-        if (b->tags[s] == Tag(hash) && InlineKeyEquals(b->slots[s], key, key_words_)) {
+        if (b->tags[s] == Tag(hash) && KeysEqual(b->slots[s], key, key_words_)) {
           __atomic_store_n(&b->tags[s], 0u, __ATOMIC_RELEASE);
           const uint32_t handle = index * kInlineSlots + s;
           removed_[handle] = 1;
@@ -379,7 +369,7 @@ class ExactMatchTable {
       const InlineBucket* b = &inline_[index];
       for (int s = 0; s < kInlineSlots; ++s) {
         if (__atomic_load_n(&b->tags[s], __ATOMIC_ACQUIRE) == Tag(hash) &&
-            InlineKeyEquals(b->slots[s], key, key_words_)) {
+            KeysEqual(b->slots[s], key, key_words_)) {
           return static_cast<int32_t>(index * kInlineSlots + s);
         }
       }
@@ -405,10 +395,10 @@ class ExactMatchTable {
       const uint32_t tag = Tag(hashes[i]);
       const uint32_t t0 = __atomic_load_n(&b->tags[0], __ATOMIC_ACQUIRE);
       const uint32_t t1 = __atomic_load_n(&b->tags[1], __ATOMIC_ACQUIRE);
-      if (t0 == tag && InlineKeyEquals(b->slots[0], keys[i], words)) {
+      if (t0 == tag && KeysEqual(b->slots[0], keys[i], words)) {
         data[i] = b->slots[0][kInlineWords];
         hits |= 1u << i;
-      } else if (t1 == tag && InlineKeyEquals(b->slots[1], keys[i], words)) {
+      } else if (t1 == tag && KeysEqual(b->slots[1], keys[i], words)) {
         data[i] = b->slots[1][kInlineWords];
         hits |= 1u << i;
       } else if (__atomic_load_n(&b->next, __ATOMIC_ACQUIRE) != 0) {
@@ -434,9 +424,10 @@ class ExactMatchTable {
   uint32_t Home(uint32_t hash) const { return (hash * 0x9e3779b1u) >> shift_; }
   static uint32_t SlotEntry(uint64_t slot) { return static_cast<uint32_t>(slot) - 1; }
   uint64_t* Entry(uint32_t e) const { return entries_ + uint64_t{e} * entry_words_; }
-  bool KeyEquals(const uint64_t* a, const uint64_t* b) const {
+  // Inlined: with `words` a constant (LookupBulk<N>) the loop unrolls.
+  static bool KeysEqual(const uint64_t* a, const uint64_t* b, uint32_t words) {
     uint64_t diff = 0;
-    for (uint32_t w = 0; w < key_words_; ++w) {
+    for (uint32_t w = 0; w < words; ++w) {
       diff |= a[w] ^ b[w];
     }
     return diff == 0;

@@ -80,6 +80,32 @@ TEST_P(ExactMatchTableTest, AddFindRemoveAndReuseOnlyAfterFree) {
   EXPECT_EQ(t->EntryData(ea), 102u);
 }
 
+// Keys sharing one hash share one home bucket: the case where a removed slot or entry could be
+// handed to a new key while a reader still compares against it. Until FreeEntry it must keep
+// its key and datum, and new keys go elsewhere; after FreeEntry it is taken again.
+TEST_P(ExactMatchTableTest, ARemovedSlotInTheSameBucketKeepsItsKeyUntilFreed) {
+  auto t = ExactMatchTable::Create(64, kWords, SOCKET_ID_ANY);
+  ASSERT_NE(t, nullptr);
+  constexpr uint32_t kHash = 0x0badcafe;
+  const Key a = KeyOf(1), b = KeyOf(2), c = KeyOf(3);
+  const int32_t ea = t->Add(a.data(), kHash, 100);
+  ASSERT_GE(ea, 0);
+  ASSERT_EQ(t->Remove(a.data(), kHash), ea);
+  const int32_t eb = t->Add(b.data(), kHash, 200);
+  ASSERT_GE(eb, 0);
+  EXPECT_NE(eb, ea);
+  for (uint32_t w = 0; w < kWords; ++w) {
+    EXPECT_EQ(t->EntryKey(ea)[w], a[w]) << "word " << w << " of the removed key";
+  }
+  EXPECT_EQ(t->EntryData(ea), 100u);
+  EXPECT_EQ(t->Find(a.data(), kHash), -1);
+  EXPECT_EQ(t->Find(b.data(), kHash), eb);
+  t->FreeEntry(ea);
+  EXPECT_EQ(t->Add(c.data(), kHash, 300), ea) << "the freed slot is taken again";
+  EXPECT_EQ(t->Find(c.data(), kHash), ea);
+  EXPECT_EQ(t->Find(b.data(), kHash), eb);
+}
+
 TEST_P(ExactMatchTableTest, RefusesTheKeyAfterCapacityAndTakesItAfterARemoval) {
   constexpr uint32_t kCap = 100;
   auto t = ExactMatchTable::Create(kCap, kWords, SOCKET_ID_ANY);
