@@ -8,16 +8,14 @@
 #
 # Needs: ROOT (the checkout), BUILD_DIR. Sets RUN (a fresh directory) and TAG.
 #
-# Processes can be slow to go: EAL keeps its shared config and memory maps as files mmap'ed from
-# /var/run/dpdk/<prefix>, and where /run is on a busy disk (this project's 2-core machine) page
-# faults on them wait behind other processes' writeback: guests and relays were seen in D state
-# (filemap_fault) for 5 s to 2 min, SIGKILLed ones too. (--in-memory would avoid the files but
-# EAL refuses it with --no-huge.) So every stop below waits for the process itself to be gone
-# (sim_reap) before anything replaces it. On 2026-12-06 e2e_relay_restart took 50-600 s instead
-# of 16 in about 1 run of 5 (also with /var/run/dpdk on a tmpfs, so not only those files); the
-# answering guest, then alive for 200 s, was gone before the restarted relay came, and the test
-# failed. Where the time goes is not pinned down. The restart tests' answering guests now live
-# 560 s (cleanup stops them) and e2e tests may take 600 s.
+# Processes can be slow to go, so every stop below waits for the process itself to be gone
+# (sim_reap) before anything replaces it. Measured on this project's VM (Firecracker, kernel
+# 6.18) on 2026-12-06: e2e_relay_restart took 4-140 s longer than its usual 16 s in about 1 run
+# of 5, all of it inside the kernel while bash reaped an exited child (wait4 -> release_task ->
+# proc_invalidate_siblings_dcache -> shrink_dcache_parent, spinning on a CPU, not blocked: the
+# /proc/<pid> dentries of the dead process). Not the relay, the guest, vhost-user or memif;
+# why the kernel spins is not known. The restart tests' answering guests live 560 s (cleanup
+# stops them) and e2e tests may take 600 s, so a slow reap costs time, not the test.
 # Every started process is recorded; sim_cleanup stops them all and removes every file.
 
 : "${BUILD_DIR:=build}"
@@ -36,9 +34,8 @@ sim_running() {
 }
 
 # sim_reap <pid> [seconds]: waits until child <pid> exited (SIGKILL after `seconds`, default
-# unbounded) and returns its exit code. The process is watched through /proc and only then
-# reaped; a short-lived sleeper child started just before `wait` wakes a `wait` that missed the
-# child's exit (bash 5.2 was seen sleeping on in `wait` after the child had gone; not proven).
+# unbounded) and returns its exit code. The process is watched through /proc, then reaped (the
+# reap itself can take long on this VM's kernel: see the top of this file).
 sim_reap() {
   local pid=$1 limit=${2:-0} rc=0 tenths=0
   while sim_running "$pid"; do
@@ -57,7 +54,6 @@ sim_reap() {
       done
     fi
   done
-  sleep 1 > /dev/null 2>&1 &
   wait "$pid" 2>/dev/null || rc=$?
   return $rc
 }
