@@ -271,6 +271,7 @@ class SoftAsic::Impl {
   absl::StatusOr<MeterStats> QueryMeter(uint32_t meter_id) const;
   SoftAsicPortStats PortStats(int port_index) const;
   SoftAsicTableStats TableStats() const;
+  std::vector<SoftAsicLcoreStats> LcoreStats() const;
   uint32_t PollOnce();
   void ProcessBurstFromCaller(uint16_t port_index, rte_mbuf** pkts, uint16_t n);
   void Reclaim(bool wait);
@@ -309,6 +310,8 @@ class SoftAsic::Impl {
     std::vector<uint16_t> rep_n;
     std::vector<uint32_t> dirty_tx;
     std::vector<uint32_t> dirty_rep;
+    uint64_t busy_cycles = 0;  // config_.record_busy_cycles
+    uint64_t busy_packets = 0;
   };
 
   absl::Status SetUpPort(const SoftAsicPortConfig& pc, PortRole role, int vf_index);
@@ -828,8 +831,21 @@ void SoftAsic::Impl::RunThread(uint32_t slot) {
   uint32_t idle_rounds = 0;
   while (!stop_.load(std::memory_order_relaxed)) {
     uint32_t moved = 0;
-    for (uint32_t p : mine) {
-      moved += PollPort(slot, p);
+    if (config_.record_busy_cycles) {
+      Thread& t = threads_[slot];
+      for (uint32_t p : mine) {
+        const uint64_t t0 = rte_rdtsc();
+        const uint32_t k = PollPort(slot, p);
+        if (k != 0) {
+          Add(t.busy_cycles, rte_rdtsc() - t0);
+          Add(t.busy_packets, k);
+          moved += k;
+        }
+      }
+    } else {
+      for (uint32_t p : mine) {
+        moved += PollPort(slot, p);
+      }
     }
     rte_rcu_qsbr_quiescent(rcu_, slot);
     if (moved != 0 || config_.idle_sleep_max_us == 0) {
@@ -1705,6 +1721,16 @@ absl::StatusOr<MeterStats> SoftAsic::Impl::QueryMeter(uint32_t meter_id) const {
   return stats;
 }
 
+std::vector<SoftAsicLcoreStats> SoftAsic::Impl::LcoreStats() const {
+  std::vector<SoftAsicLcoreStats> out;
+  for (size_t slot = 0; slot < config_.datapath_lcores.size() && slot < threads_.size(); ++slot) {
+    out.push_back(SoftAsicLcoreStats{config_.datapath_lcores[slot],
+                                     Load(threads_[slot].busy_cycles),
+                                     Load(threads_[slot].busy_packets)});
+  }
+  return out;
+}
+
 SoftAsicPortStats SoftAsic::Impl::PortStats(int port_index) const {
   SoftAsicPortStats s;
   if (port_index < 0 || static_cast<size_t>(port_index) >= ports_.size()) {
@@ -1840,6 +1866,7 @@ SoftAsicTableStats SoftAsic::TableStats() const {
   return impl_->TableStats();
 }
 uint32_t SoftAsic::PollOnce() { return impl_->PollOnce(); }
+std::vector<SoftAsicLcoreStats> SoftAsic::LcoreStats() const { return impl_->LcoreStats(); }
 void SoftAsic::ProcessBurst(uint16_t port_index, rte_mbuf** pkts, uint16_t n) {
   impl_->ProcessBurstFromCaller(port_index, pkts, n);
 }

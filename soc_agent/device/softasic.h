@@ -75,6 +75,16 @@ struct SoftAsicConfig {
   uint32_t idle_sleep_max_us = 0;
   // Register the "/softasic/stats" DPDK telemetry command for this instance.
   bool register_telemetry = true;
+  // Datapath lcores count the TSC cycles of their port polls that moved packets (LcoreStats),
+  // like testpmd --record-core-cycles: two rte_rdtsc() per port poll when on.
+  bool record_busy_cycles = false;
+};
+
+// One datapath lcore's load (config.record_busy_cycles).
+struct SoftAsicLcoreStats {
+  unsigned lcore = 0;
+  uint64_t busy_cycles = 0;   // TSC cycles of port polls that moved packets
+  uint64_t busy_packets = 0;  // packets those polls moved (received, and sent for representors)
 };
 
 struct SoftAsicPortStats {
@@ -144,6 +154,8 @@ class SoftAsic {
   int PortIndex(uint16_t port_id) const;
   SoftAsicPortStats PortStats(int port_index) const;
   SoftAsicTableStats TableStats() const;
+  // Per datapath lcore; zeros unless config.record_busy_cycles.
+  std::vector<SoftAsicLcoreStats> LcoreStats() const;
 
   // One datapath pass over every port from the calling thread (only when no lcore runs).
   // Returns the number of packets handled.

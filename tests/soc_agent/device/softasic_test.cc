@@ -784,6 +784,10 @@ TEST_F(SoftAsicLcoreTest, RemovingRulesWhileTrafficFlowsLosesNoPacketOfOtherRule
   EXPECT_EQ(sa_->PortStats(1).drops, 0u);
   EXPECT_THAT(vf1_.Drain(), IsEmpty());
   EXPECT_EQ(sa_->TableStats().rules, 1u);
+  // Not asked to record its load (record_busy_cycles): the lcore does not time its polls.
+  ASSERT_EQ(sa_->LcoreStats().size(), 1u);
+  EXPECT_EQ(sa_->LcoreStats()[0].busy_cycles, 0u);
+  EXPECT_EQ(sa_->LcoreStats()[0].busy_packets, 0u);
 }
 
 // Two datapath lcores share the ports; per-lcore rule counters add up.
@@ -797,6 +801,7 @@ TEST_F(SoftAsicLcoreTest, TwoDatapathLcoresForwardAndCountEverything) {
   ASSERT_NE(pool_, nullptr);
   SoftAsicConfig config;
   config.datapath_lcores = {1, 2};
+  config.record_busy_cycles = true;
   MakeSwitch(config);
   FlowBuilder from_vf0;
   from_vf0.InPort(Rep(1)).Eth().Ipv4Dst(0x0a000002).Count().ToPort(Rep(0));
@@ -826,6 +831,15 @@ TEST_F(SoftAsicLcoreTest, TwoDatapathLcoresForwardAndCountEverything) {
   EXPECT_EQ(sa_->QueryFlow(*a)->packets, 1000u);
   EXPECT_EQ(sa_->QueryFlow(*b)->packets, 1000u);
   EXPECT_EQ(sa_->PortStats(0).tx, 2000u);
+  // Each lcore's load: vf1 (and the idle uplink) on lcore 1, vf0 on lcore 2.
+  const std::vector<SoftAsicLcoreStats> load = sa_->LcoreStats();
+  ASSERT_EQ(load.size(), 2u);
+  EXPECT_EQ(load[0].lcore, 1u);
+  EXPECT_EQ(load[1].lcore, 2u);
+  for (const SoftAsicLcoreStats& l : load) {
+    EXPECT_EQ(l.busy_packets, 1000u) << "lcore " << l.lcore;
+    EXPECT_GT(l.busy_cycles, l.busy_packets) << "lcore " << l.lcore;
+  }
 }
 
 // One meter shared by two rules whose traffic arrives on two different datapath lcores (the
