@@ -12,7 +12,7 @@ OUT=$ROOT/bench/results
 mkdir -p "$OUT"
 ./deploy/hugepages.sh 1024 >/dev/null || true
 
-cmake --build "$BIN" --target softasic_bench flow_setup_bench api_bench nicswitch-relay \
+cmake --build "$BIN" --target softasic_bench softasic_fwd flow_setup_bench api_bench nicswitch-relay \
   nicswitch-traffic | tail -n 1
 
 quick=${QUICK:-0}
@@ -22,6 +22,9 @@ if [ "$quick" = 1 ]; then
 else
   "$BIN/bench/softasic/softasic_bench" --json "$OUT/softasic.json"
 fi
+echo "== softasic as a forwarding process vs testpmd io-forwarding (memif across cores)"
+python3 bench/softasic/fwd_bench.py --fwd "$BIN/bench/softasic/softasic_fwd" \
+  --json "$OUT/softasic_fwd.json" $([ "$quick" = 1 ] && echo "--runs 1 --seconds 0.5 --rules 1000")
 echo "== flow_setup: flow setups/s through the slow path, first-packet latency"
 "$BIN/bench/flow_setup/flow_setup_bench" --flows $([ "$quick" = 1 ] && echo 20000 || echo 100000) \
   --runs 3 --json "$OUT/flow_setup.json" 2>&1 | grep -v "already stopped"

@@ -52,6 +52,19 @@ def main():
                      f"{sa['insert_rules_per_second_with_traffic'] / sa['insert_rules_per_second_idle']:.2f}x",
                      ">= 500K"))
 
+    fw = load(d, "softasic_fwd.json")
+    if fw:
+        base = next((r for r in fw["rows"] if r["forwarder"] == "testpmd"), None)
+        for r in fw["rows"]:
+            if r["forwarder"] != "softasic" or base is None:
+                continue
+            rows.append(("softasic", f"own process, memif across cores, {r['rules']} rules"
+                         f"{' + VXLAN encap' if r['encap'] else ''}: Mpps min/median "
+                         "(cycles/pkt median)",
+                         f"{r['mpps_min']:.2f}/{r['mpps_median']:.2f} ({r['cycles_median']:.0f})",
+                         f"testpmd io {base['mpps_median']:.2f} ({base['cycles_median']:.0f})",
+                         f"{r['ratio_to_testpmd']:.2f}x", ">= 0.6x at 1M with encap"))
+
     fs = load(d, "flow_setup.json")
     if fs:
         s, b = fs["setups_per_second"], fs["baseline_device_rules_per_second"]
