@@ -148,6 +148,7 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const v1::AgentConfig& conf
       soft.max_rules = config.softasic().max_rules();
     }
     soft.idle_sleep_max_us = config.softasic().idle_sleep_max_us();
+    soft.record_busy_cycles = config.softasic().record_busy_cycles();
     ASSIGN_OR_RETURN(agent->softasic_, device::SoftAsic::Create(soft));
     agent->device_ = std::make_unique<device::SoftAsicFlowDevice>(*agent->softasic_);
   }

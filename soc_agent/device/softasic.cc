@@ -1799,6 +1799,14 @@ int SoftAsic::Impl::TelemetryCallback(const char* /*cmd*/, const char* /*params*
     rte_tel_data_add_dict_u64(d, (p + "drops").c_str(), ps.drops);
     rte_tel_data_add_dict_u64(d, (p + "misses").c_str(), ps.misses);
   }
+  if (self->config_.record_busy_cycles) {
+    rte_tel_data_add_dict_u64(d, "tsc_hz", rte_get_tsc_hz());
+    for (const SoftAsicLcoreStats& l : self->LcoreStats()) {
+      const std::string p = absl::StrCat("lcore", l.lcore, "_");
+      rte_tel_data_add_dict_u64(d, (p + "busy_cycles").c_str(), l.busy_cycles);
+      rte_tel_data_add_dict_u64(d, (p + "busy_packets").c_str(), l.busy_packets);
+    }
+  }
   return 0;
 }
 

@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "nicswitch/v1/policy.grpc.pb.h"
 #include "tests/support/subprocess.h"
+#include "tests/support/telemetry_client.h"
 #include "tests/support/test_env.h"
 
 namespace nicswitch {
@@ -166,6 +167,42 @@ TEST_F(AgentBinaryTest, ServesTheApiRestoresPolicyOnRestartAndShutsDownCleanly) 
     ASSERT_TRUE(stub->Read(&read_ctx, read, &got).ok());
     ASSERT_EQ(got.entities_size(), 1);
     EXPECT_EQ(got.entities(0).vnic().ipv4(), "10.0.0.10");
+    EXPECT_EQ(agent.Stop(SIGTERM, 15s), 0) << agent.Log();
+  }
+}
+
+// softasic.record_busy_cycles reaches the switch: its telemetry command, on the agent's DPDK
+// telemetry socket, reports the datapath lcore's busy cycles (and not without the option).
+TEST_F(AgentBinaryTest, RecordBusyCyclesReportsDatapathLoadInTelemetry) {
+  for (const bool record : {true, false}) {
+    SCOPED_TRACE(record ? "record_busy_cycles: true" : "default");
+    const std::string prefix = testenv::UniqueFilePrefix(record ? "agent-tel-on" : "agent-tel-off");
+    const std::string config = WriteConfig("agent-tel.textproto", R"(eal {
+  args: ["-l", "0-1", "--no-pci", "--no-huge", "-m", "512", "--file-prefix", ")" +
+                                                                      prefix + R"("]
+}
+datapath: SOFT
+softasic {
+  uplink: "net_ring0" vfs: "net_ring1" datapath_lcores: 1 idle_sleep_max_us: 1000
+  )" + (record ? "record_busy_cycles: true" : "") + R"(
+}
+underlay { vtep_ip: "192.168.0.1" uplink_mac: "02:aa:00:00:00:01" next_hop_mac: "02:bb:00:00:00:01" }
+api { unix_socket: ")" + socket() + R"(" store_path: ")" + dir_ + R"(/policy.db" }
+)");
+    testenv::Subprocess agent(NICSWITCH_AGENT_BINARY, {"--config", config}, dir_ + "/tel.log");
+    ASSERT_TRUE(testenv::WaitFor([&] { return std::filesystem::exists(socket()); }, 30s))
+        << agent.Log();
+    const auto reply =
+        testenv::QueryTelemetry(testenv::TelemetrySocketPath(prefix), "/softasic/stats");
+    ASSERT_TRUE(reply.ok()) << reply.status() << "\n" << agent.Log();
+    EXPECT_THAT(*reply, HasSubstr("\"/softasic/stats\":{\"rules\":")) << *reply;
+    if (record) {
+      EXPECT_GT(testenv::TelemetryField(*reply, "tsc_hz"), 0) << *reply;
+      EXPECT_GE(testenv::TelemetryField(*reply, "lcore1_busy_cycles"), 0) << *reply;
+      EXPECT_GE(testenv::TelemetryField(*reply, "lcore1_busy_packets"), 0) << *reply;
+    } else {
+      EXPECT_EQ(testenv::TelemetryField(*reply, "lcore1_busy_cycles"), -1) << *reply;
+    }
     EXPECT_EQ(agent.Stop(SIGTERM, 15s), 0) << agent.Log();
   }
 }

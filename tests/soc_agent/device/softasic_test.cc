@@ -9,9 +9,6 @@
 #include <rte_ip.h>
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <array>
 #include <atomic>
@@ -28,6 +25,7 @@
 #include "gtest/gtest.h"
 #include "tests/soc_agent/device/flow_builder.h"
 #include "tests/soc_agent/device/packet_util.h"
+#include "tests/support/telemetry_client.h"
 #include "tests/support/test_env.h"
 
 namespace nicswitch::device {
@@ -44,6 +42,7 @@ using ::nicswitch::device::testing::Udp4;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::SizeIs;
 
 class SoftAsicTest : public ::testing::Test {
@@ -655,6 +654,14 @@ TEST_F(SoftAsicTest, FlowDeviceCreateRulesInstallsEveryAcceptedRuleOfTheBatch) {
                                      RuleCounters{true, 2, 2 * second.size()}));
 }
 
+// The telemetry socket of this process, and a command run on it.
+std::string QueryOwnTelemetry(const std::string& cmd) {
+  auto reply =
+      testenv::QueryTelemetry(absl::StrCat(rte_eal_get_runtime_dir(), "/dpdk_telemetry.v2"), cmd);
+  EXPECT_TRUE(reply.ok()) << reply.status();
+  return reply.ok() ? *reply : "";
+}
+
 // The DPDK telemetry command, read over EAL's telemetry socket like dpdk-telemetry.py does.
 TEST_F(SoftAsicTest, TelemetryCommandReportsTableAndPortCounters) {
   // TestEalArgs turns telemetry off; this test needs it on.
@@ -671,24 +678,12 @@ TEST_F(SoftAsicTest, TelemetryCommandReportsTableAndPortCounters) {
   Send(vf0_, BuildUdp4(Udp4{}), 3);
   sa_->PollOnce();
 
-  const std::string path = absl::StrCat(rte_eal_get_runtime_dir(), "/dpdk_telemetry.v2");
-  const int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
-  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0) << path;
-  char buf[16384];
-  ASSERT_GT(read(fd, buf, sizeof(buf)), 0);  // the greeting
-  const std::string cmd = "/softasic/stats";
-  ASSERT_EQ(write(fd, cmd.data(), cmd.size()), static_cast<ssize_t>(cmd.size()));
-  const ssize_t n = read(fd, buf, sizeof(buf) - 1);
-  close(fd);
-  ASSERT_GT(n, 0);
-  const std::string reply(buf, static_cast<size_t>(n));
+  const std::string reply = QueryOwnTelemetry("/softasic/stats");
   EXPECT_THAT(reply, HasSubstr("\"/softasic/stats\":{\"rules\":1,"));
   EXPECT_THAT(reply, HasSubstr("\"port1_rx\":3"));
   EXPECT_THAT(reply, HasSubstr("\"port0_tx\":3"));
+  // Lcore load is only reported when recorded.
+  EXPECT_THAT(reply, Not(HasSubstr("busy_cycles")));
 }
 
 // Tests that busy-poll a datapath lcore (registered RUN_SERIAL).
@@ -840,6 +835,43 @@ TEST_F(SoftAsicLcoreTest, TwoDatapathLcoresForwardAndCountEverything) {
     EXPECT_EQ(l.busy_packets, 1000u) << "lcore " << l.lcore;
     EXPECT_GT(l.busy_cycles, l.busy_packets) << "lcore " << l.lcore;
   }
+}
+
+// With record_busy_cycles, the telemetry command reports each datapath lcore's busy TSC cycles
+// and the packets it moved (an operator's view of the datapath's load), and the TSC rate.
+TEST_F(SoftAsicLcoreTest, TelemetryReportsEachDatapathLcoresLoad) {
+  ASSERT_TRUE(InitEal("softasic_test",
+                      {"--lcores", "0@0,1@1", "--no-pci", "--no-huge", "-m", "256", "--file-prefix",
+                       testenv::UniqueFilePrefix("softasic_tel_lc"), "--log-level=lib.eal:warning"})
+                  .ok());
+  pool_ = rte_pktmbuf_pool_create("test_pool", 4095, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+  ASSERT_NE(pool_, nullptr);
+  SoftAsicConfig config;
+  config.datapath_lcores = {1};
+  config.record_busy_cycles = true;
+  MakeSwitch(config);
+  FlowBuilder f;
+  f.InPort(Rep(1)).Eth().Ipv4Dst(0x0a000002).ToPort(Rep(0));
+  ASSERT_TRUE(Install(f).ok());
+  ASSERT_TRUE(sa_->Start().ok());
+  const Bytes frame = BuildUdp4(Udp4{});
+  int received = 0;
+  for (int i = 0; i < 300; ++i) {
+    Send(vf0_, frame);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (received < 300 && std::chrono::steady_clock::now() < deadline) {
+    received += static_cast<int>(uplink_.Drain().size());
+  }
+  ASSERT_EQ(received, 300);
+  const std::string reply = QueryOwnTelemetry("/softasic/stats");
+  sa_->Stop();
+  EXPECT_EQ(testenv::TelemetryField(reply, "tsc_hz"), static_cast<int64_t>(rte_get_tsc_hz()))
+      << reply;
+  EXPECT_EQ(testenv::TelemetryField(reply, "lcore1_busy_packets"), 300) << reply;
+  EXPECT_GT(testenv::TelemetryField(reply, "lcore1_busy_cycles"), 300) << reply;
+  EXPECT_EQ(testenv::TelemetryField(reply, "lcore0_busy_packets"), -1)
+      << reply;  // not a datapath lcore
 }
 
 // One meter shared by two rules whose traffic arrives on two different datapath lcores (the
