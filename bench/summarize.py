@@ -63,7 +63,10 @@ def main():
                          "(cycles/pkt median)",
                          f"{r['mpps_min']:.2f}/{r['mpps_median']:.2f} ({r['cycles_median']:.0f})",
                          f"testpmd io {base['mpps_median']:.2f} ({base['cycles_median']:.0f})",
-                         f"{r['ratio_to_testpmd']:.2f}x", ">= 0.6x at 1M with encap"))
+                         f"{r['ratio_to_testpmd']:.2f}x (same round: "
+                         f"{r['paired_ratio_min']:.2f}-{r['paired_ratio_median']:.2f}x)"
+                         if r.get('paired_ratio_min') is not None
+                         else f"{r['ratio_to_testpmd']:.2f}x", ">= 0.6x at 1M with encap"))
 
     fs = load(d, "flow_setup.json")
     if fs:

@@ -182,6 +182,7 @@ def main():
             res = one_run(a, c, tmp, run_id)
             run_id += 1
             if res is not None:
+                res["round"] = r
                 results[c].append(res)
                 cpp = res["cycles_per_packet"]
                 print(f"  run {r + 1}: {c[0]:8} {c[1]:>8} {'encap' if c[2] else 'plain':5} "
@@ -189,29 +190,39 @@ def main():
                       f"  generator idle {100 * res['generator_idle']:.1f}%", flush=True)
     base = results[configs[0]]
     base_mpps = statistics.median([x["mpps"] for x in base]) if base else None
+    base_by_round = {x["round"]: x["mpps"] for x in base}
     print("\n| forwarder | rules | encap | Mpps min / median | cycles/pkt min / median "
-          "| x testpmd (median Mpps) | generator idle (median) |")
-    print("|---|---|---|---|---|---|---|")
+          "| x testpmd (median Mpps) | x testpmd, same round (min / median) "
+          "| generator idle (median) |")
+    print("|---|---|---|---|---|---|---|---|")
     rows = []
     for c in configs:
         rs = results[c]
         if not rs:
-            print(f"| {c[0]} | {c[1] or '-'} | {'yes' if c[2] else 'no'} | failed | | |")
+            print(f"| {c[0]} | {c[1] or '-'} | {'yes' if c[2] else 'no'} | failed | | | | |")
             continue
         mp = [x["mpps"] for x in rs]
         cp = [x["cycles_per_packet"] for x in rs if x["cycles_per_packet"]]
         ratio = statistics.median(mp) / base_mpps if base_mpps else None
+        # The VM changes speed for minutes at a time (see README): a run next to the testpmd
+        # run of its own round, a few seconds apart, is compared in the same conditions.
+        paired = [x["mpps"] / base_by_round[x["round"]] for x in rs
+                  if base_by_round.get(x["round"])]
         idle = statistics.median([x["generator_idle"] for x in rs])
         row = {"forwarder": c[0], "rules": c[1], "encap": c[2], "runs": len(rs),
                "mpps_min": min(mp), "mpps_median": statistics.median(mp),
                "cycles_min": min(cp) if cp else None,
                "cycles_median": statistics.median(cp) if cp else None,
-               "ratio_to_testpmd": ratio, "generator_idle_median": idle}
+               "ratio_to_testpmd": ratio,
+               "paired_ratio_min": min(paired) if paired else None,
+               "paired_ratio_median": statistics.median(paired) if paired else None,
+               "generator_idle_median": idle}
         rows.append(row)
         cyc = f"{min(cp):.0f} / {statistics.median(cp):.0f}" if cp else "-"
         rat = f"{ratio:.2f}" if ratio is not None else "-"
+        pair = f"{min(paired):.2f} / {statistics.median(paired):.2f}" if paired else "-"
         print(f"| {c[0]} | {c[1] or '-'} | {'yes' if c[2] else 'no'} | "
-              f"{min(mp):.2f} / {statistics.median(mp):.2f} | {cyc} | {rat} | "
+              f"{min(mp):.2f} / {statistics.median(mp):.2f} | {cyc} | {rat} | {pair} | "
               f"{100 * idle:.0f} % |")
         if idle < 0.9:
             print(f"  (the generator was busy {100 * (1 - idle):.0f} % of its polls: this "
