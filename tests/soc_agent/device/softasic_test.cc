@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/eal.h"
@@ -62,10 +63,13 @@ class SoftAsicTest : public ::testing::Test {
     CleanupEal();
   }
 
-  void StartEal(const std::string& lcores = "0", int memory_mb = 256) {
-    ASSERT_TRUE(
-        InitEal("softasic_test", testenv::TestEalArgs("softasic_test", {}, memory_mb, lcores))
-            .ok());
+  // `telemetry`: keep EAL's telemetry socket (TestEalArgs turns it off).
+  void StartEal(const std::string& lcores = "0", int memory_mb = 256, bool telemetry = false) {
+    std::vector<std::string> args = testenv::TestEalArgs("softasic_test", {}, memory_mb, lcores);
+    if (telemetry) {
+      std::erase(args, "--no-telemetry");
+    }
+    ASSERT_TRUE(InitEal("softasic_test", args).ok());
     pool_ = rte_pktmbuf_pool_create("test_pool", 16383, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
     ASSERT_NE(pool_, nullptr);
   }
@@ -664,13 +668,7 @@ std::string QueryOwnTelemetry(const std::string& cmd) {
 
 // The DPDK telemetry command, read over EAL's telemetry socket like dpdk-telemetry.py does.
 TEST_F(SoftAsicTest, TelemetryCommandReportsTableAndPortCounters) {
-  // TestEalArgs turns telemetry off; this test needs it on.
-  ASSERT_TRUE(InitEal("softasic_test",
-                      {"-l", "0", "--no-pci", "--no-huge", "-m", "256", "--file-prefix",
-                       testenv::UniqueFilePrefix("softasic_tel"), "--log-level=lib.eal:warning"})
-                  .ok());
-  pool_ = rte_pktmbuf_pool_create("test_pool", 4095, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
-  ASSERT_NE(pool_, nullptr);
+  StartEal("0", 256, /*telemetry=*/true);
   MakeSwitch();
   FlowBuilder f;
   f.InPort(Rep(1)).Eth().Ipv4Dst(0x0a000002).ToPort(Rep(0));
@@ -840,12 +838,7 @@ TEST_F(SoftAsicLcoreTest, TwoDatapathLcoresForwardAndCountEverything) {
 // With record_busy_cycles, the telemetry command reports each datapath lcore's busy TSC cycles
 // and the packets it moved (an operator's view of the datapath's load), and the TSC rate.
 TEST_F(SoftAsicLcoreTest, TelemetryReportsEachDatapathLcoresLoad) {
-  ASSERT_TRUE(InitEal("softasic_test",
-                      {"--lcores", "0@0,1@1", "--no-pci", "--no-huge", "-m", "256", "--file-prefix",
-                       testenv::UniqueFilePrefix("softasic_tel_lc"), "--log-level=lib.eal:warning"})
-                  .ok());
-  pool_ = rte_pktmbuf_pool_create("test_pool", 4095, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
-  ASSERT_NE(pool_, nullptr);
+  StartEal("0-1", 256, /*telemetry=*/true);
   SoftAsicConfig config;
   config.datapath_lcores = {1};
   config.record_busy_cycles = true;
